@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Every bound of invariant 6, named once (R17). */
+#ifndef RW_LIMITS_H
+#define RW_LIMITS_H
+
+#define RW_MAX_MANIFEST_BYTES     (4u * 1024u * 1024u) /* distribution's maxManifestBodySize */
+#define RW_MAX_SIG_MANIFEST_BYTES (1u * 1024u * 1024u) /* a .sig manifest with many layers */
+#define RW_MAX_PAYLOAD_BYTES      (64u * 1024u)        /* one simple-signing payload blob */
+#define RW_MAX_SIG_LAYERS         64u                  /* signature layers examined per image */
+#define RW_MAX_INDEX_CHILDREN     256u                 /* manifests listed in one index */
+#define RW_MAX_MANIFEST_LAYERS    1024u                /* layers listed in one manifest */
+#define RW_MAX_JSON_DEPTH         32u                  /* nesting accepted in any JSON input */
+#define RW_MAX_SIG_BYTES          1024u                /* one decoded signature (RSA-4096 = 512) */
+#define RW_MAX_REQ_LINE           8192u                /* request line (method + target) */
+#define RW_MAX_HEADER_BYTES       (64u * 1024u)        /* all request header fields together */
+#define RW_MAX_HEADERS            100u                 /* request header fields */
+#define RW_MAX_UPSTREAM_HEADER_BYTES (64u * 1024u)     /* all upstream response header fields */
+#define RW_MAX_REPO_LEN           255u                 /* repository name */
+#define RW_MAX_TAG_LEN            128u                 /* tag */
+#define RW_MAX_DIGEST_LEN         135u                 /* "sha512:" + 128 hex */
+#define RW_MAX_NAME_LEN           128u                 /* upstream / key / rule names */
+#define RW_MAX_CONFIG_BYTES       (1u * 1024u * 1024u) /* config file */
+#define RW_MAX_KEYS               64u                  /* keys in the config */
+#define RW_MAX_RULES              1024u                /* push + pull rules */
+#define RW_MAX_UPSTREAMS          64u
+#define RW_MAX_LISTENERS          16u
+#define RW_BODY_HIGH_WATER        (1u * 1024u * 1024u) /* buffered bytes before backpressure */
+#define RW_BODY_LOW_WATER         (256u * 1024u)       /* resume below this */
+#define RW_IDLE_TIMEOUT_MS        120000               /* client idle between requests */
+#define RW_UPSTREAM_CONNECT_TIMEOUT_MS 10000
+#define RW_UPSTREAM_IDLE_TIMEOUT_S 60                  /* no byte for this long ends a transfer */
+
+#endif

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy/: configuration, rules, trust decisions and the crypto on bytes (STYLE idea 2: pure;
+ * no sockets here). Evidence (signature manifests, payload blobs) arrives through
+ * struct rw_policy_fetch_ops, which the proxy implements over libcurl and tests fake.
+ */
+#ifndef RW_POLICY_H
+#define RW_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rw/buf.h"
+#include "rw/limits.h"
+#include "rw/verdict-t.h"
+
+/* ------------------------------------------------------------------ config */
+
+enum rw_mode { RW_MODE_INHERIT = 0, RW_MODE_ENFORCE, RW_MODE_AUDIT };
+
+struct rw_listen_cfg {
+    char *address;   /* owned; "host:port" */
+    char *tls_cert;  /* owned; NULL = plain listener; absolute path */
+    char *tls_key;   /* owned */
+    char *client_ca; /* owned; NULL = no mTLS */
+    int line;
+};
+
+struct rw_upstream_cfg {
+    char *name; /* owned; "registry.local" */
+    char *url;  /* owned; "http://127.0.0.1:5000", scheme+authority, no trailing '/' */
+    int line;
+};
+
+struct rw_pubkey; /* opaque, policy/crypto.c */
+
+struct rw_key_cfg {
+    char *name;              /* owned */
+    char *file;              /* owned; absolute path of a PEM public key */
+    struct rw_pubkey *pub;   /* owned; loaded by rw_config_load */
+    int line;
+};
+
+struct rw_push_rule {
+    char *match;        /* owned; pattern over "<upstream>/<repo>" */
+    bool sign;
+    bool attest;
+    char **identities;  /* owned; SPIFFE ID patterns; empty = any */
+    size_t n_identities;
+    int line;
+};
+
+struct rw_pull_rule {
+    char *match;        /* owned */
+    bool allow;         /* allow: true */
+    char **signed_by;   /* owned; key names from keys: (validated at load) */
+    size_t n_signed_by;
+    enum rw_mode mode;  /* RW_MODE_INHERIT = pull.mode */
+    int line;
+};
+
+struct rw_signer; /* opaque, policy/signer.c */
+
+struct rw_config {
+    char *path; /* owned; absolute path of the file */
+    char *dir;  /* owned; its directory: relative paths resolve against it */
+    struct rw_listen_cfg *listen;
+    size_t n_listen;
+    char *admin; /* owned; "host:port" or NULL */
+    struct rw_upstream_cfg *upstreams;
+    size_t n_upstreams;
+    char *default_upstream; /* owned; NULL = requests without ns= are refused */
+    struct {
+        char *path;        /* owned; absolute; NULL = no cache */
+        int64_t allow_ttl; /* seconds; default 86400 */
+        int64_t deny_ttl;  /* seconds; default 30 */
+        uint64_t map_size; /* bytes; default 256 MiB */
+    } cache;
+    char *deny_log; /* owned; absolute path or "-" (stdout); default "-" */
+    struct rw_key_cfg *keys;
+    size_t n_keys;
+    struct {
+        char *file_key; /* owned; absolute path of the PEM private key (signer.file.key) */
+    } signer_cfg;
+    struct rw_signer *signer; /* owned; NULL when no signer is configured */
+    struct rw_push_rule *push;
+    size_t n_push;
+    enum rw_mode pull_mode; /* RW_MODE_ENFORCE (default) or RW_MODE_AUDIT */
+    struct rw_pull_rule *pull;
+    size_t n_pull;
+    char *log_level;  /* owned; "info" default */
+    char *log_format; /* owned; "text" or "json" */
+    uint8_t policy_hash[32]; /* sha256 over the canonical pull policy and trusted key SPKIs */
+    char policy_hash_hex[65];
+};
+
+/**
+ * Load and validate a config file (YAML 1.1 via libyaml; JSON is YAML too): every key of DESIGN.md,
+ * unknown keys refused, key files loaded, patterns checked, upstream URLs well-formed
+ * (http/https, host, optional port, no path/query/userinfo), rule key names defined.
+ * @param[in]  path    config file
+ * @param[out] out     new config with refcount 1, untouched on error
+ * @param[out] err     on error: "file:line: message" (NUL-terminated, truncated to errlen)
+ * @return 0; RW_ECONFIG (err says why); -ENOMEM.
+ * Ownership: caller owns *out (rw_config_unref).  Thread: any.
+ */
+int rw_config_load(const char *path, struct rw_config **out, char *err, size_t errlen);
+/** Same, from memory; @p name is used in error messages and as the base for relative paths. */
+int rw_config_load_mem(const char *name, const char *base_dir, const char *text, size_t len,
+                       struct rw_config **out, char *err, size_t errlen);
+struct rw_config *rw_config_ref(struct rw_config *c);
+/** Drop one reference; frees at zero and sets *pc to NULL. Thread: any (atomic refcount). */
+void rw_config_unref(struct rw_config **pc);
+const struct rw_upstream_cfg *rw_config_upstream(const struct rw_config *c, const char *name);
+const struct rw_key_cfg *rw_config_key(const struct rw_config *c, const char *name);
+/** Parse "24h", "30s", "15m", "7d", "90" (seconds); -1 when invalid. */
+int64_t rw_duration_parse(const char *s);
+
+/* ------------------------------------------------------------------ rules */
+
+/**
+ * Glob over '/'-separated segments: '*' is exactly one segment (or the part of one segment
+ * where it stands, e.g. "app-*"), '**' any number of segments (zero included).
+ * Subject is "<upstream>/<repository>".
+ */
+bool rw_pattern_match(const char *pattern, const char *subject);
+/** @return 0 when @p pattern is valid; RW_EINVAL otherwise (empty, '**' not a whole segment...). */
+int rw_pattern_check(const char *pattern);
+/** First pull rule matching "<upstream>/<repo>", or NULL (= deny no-rule). */
+const struct rw_pull_rule *rw_policy_pull_rule(const struct rw_config *c, const char *upstream,
+                                               const char *repo);
+const struct rw_push_rule *rw_policy_push_rule(const struct rw_config *c, const char *upstream,
+                                               const char *repo);
+/** Effective mode of @p r (its override or pull.mode). */
+enum rw_mode rw_policy_rule_mode(const struct rw_config *c, const struct rw_pull_rule *r);
+const char *rw_reason_str(enum rw_reason r);
+const char *rw_mode_str(enum rw_mode m);
+
+/* ------------------------------------------------------------------ crypto */
+
+void rw_sha256(const void *p, size_t n, uint8_t out[32]);
+/** "sha256:" + 64 lowercase hex of @p p; @p out has room for 72 bytes. */
+void rw_sha256_digest(const void *p, size_t n, char out[72]);
+void rw_hex(const uint8_t *p, size_t n, char *out /* 2n+1 */);
+
+struct rw_sha256_ctx; /* opaque streaming hash (blob bodies) */
+int rw_sha256_new(struct rw_sha256_ctx **out);
+void rw_sha256_update(struct rw_sha256_ctx *c, const void *p, size_t n);
+void rw_sha256_final(struct rw_sha256_ctx *c, char out[72]);
+void rw_sha256_free(struct rw_sha256_ctx **pc);
+
+/** Load a PEM SubjectPublicKeyInfo (ECDSA P-256/384, RSA >= 2048, Ed25519). RW_ECRYPTO if not. */
+int rw_pubkey_load_pem(const char *pem, size_t len, struct rw_pubkey **out);
+int rw_pubkey_load_file(const char *path, struct rw_pubkey **out);
+void rw_pubkey_free(struct rw_pubkey **pk);
+/** DER of the SPKI (for hashing into the policy); @p out untouched on failure. */
+int rw_pubkey_spki(const struct rw_pubkey *pk, struct rw_buf *out);
+/**
+ * Verify @p sig over @p msg: ECDSA with SHA-256 (DER, or raw r||s of the curve's size when not
+ * DER), RSA PKCS#1 v1.5 SHA-256, Ed25519 pure.
+ * @return 0 valid; RW_EBADSIG invalid or malformed signature.
+ */
+int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len, const uint8_t *sig,
+                     size_t siglen);
+
+/** Standard (or URL-safe) base64 decode with bound; RW_EINVAL on bad input, RW_ETOOBIG over max. */
+int rw_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t max, size_t *outlen);
+/** Standard base64 with padding into @p out (NUL-terminated). */
+int rw_base64_encode(const uint8_t *in, size_t inlen, struct rw_buf *out);
+
+/* ------------------------------------------------------------------ OCI syntax */
+
+/** dist-spec repository grammar, length <= RW_MAX_REPO_LEN. */
+bool rw_oci_name_valid(const char *s, size_t n);
+/** Tag grammar [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
+bool rw_oci_tag_valid(const char *s, size_t n);
+/** "sha256:" + 64 lowercase hex or "sha512:" + 128 lowercase hex. */
+bool rw_oci_digest_valid(const char *s, size_t n);
+
+#define RW_MT_OCI_MANIFEST   "application/vnd.oci.image.manifest.v1+json"
+#define RW_MT_OCI_INDEX      "application/vnd.oci.image.index.v1+json"
+#define RW_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define RW_MT_DOCKER_LIST    "application/vnd.docker.distribution.manifest.list.v2+json"
+#define RW_MT_OCI_CONFIG     "application/vnd.oci.image.config.v1+json"
+#define RW_MT_SIMPLESIGNING  "application/vnd.dev.cosign.simplesigning.v1+json"
+#define RW_ANN_COSIGN_SIG    "dev.cosignproject.cosign/signature"
+#define RW_COSIGN_TYPE       "cosign container image signature"
+/* Accept list for the proxy's own manifest fetches (gotcha 1). */
+#define RW_ACCEPT_ALL_MANIFESTS                                                                    \
+    RW_MT_OCI_MANIFEST ", " RW_MT_OCI_INDEX ", " RW_MT_DOCKER_MANIFEST ", " RW_MT_DOCKER_LIST
+
+/* ------------------------------------------------------------------ manifests */
+
+struct rw_manifest_info {
+    char media_type[128];  /* body "mediaType", else the Content-Type passed in, else "" */
+    bool is_index;         /* OCI index or Docker manifest list */
+    size_t n_children;     /* is_index: entries of manifests[] (<= RW_MAX_INDEX_CHILDREN) */
+    char (*children)[72];  /* owned; digests of manifests[] (validated) */
+    size_t n_layers;       /* manifest: layers[] count (<= RW_MAX_MANIFEST_LAYERS) */
+};
+
+/**
+ * Parse an image manifest or index: JSON object, schemaVersion 2, every descriptor digest
+ * valid (C26), bounded counts and depth. @p content_type may be NULL.
+ * @return 0; RW_EPROTO (not a manifest we accept); RW_ETOOBIG; -ENOMEM.
+ */
+int rw_manifest_parse(const uint8_t *body, size_t len, const char *content_type,
+                      struct rw_manifest_info *out);
+void rw_manifest_info_fini(struct rw_manifest_info *m);
+
+/* ------------------------------------------------------------------ cosign */
+
+/**
+ * Build cosign's simple-signing payload, byte-exact as sigstore's payload.Cosign marshals it:
+ * {"critical":{"identity":{"docker-reference":REF},"image":{"docker-manifest-digest":DIGEST},
+ * "type":"cosign container image signature"},"optional":null}
+ * @p docker_ref is "<registry>/<repo>" without tag.
+ */
+int rw_cosign_payload_build(const char *docker_ref, const char *digest, struct rw_buf *out);
+
+struct rw_cosign_payload {
+    char digest[RW_MAX_DIGEST_LEN + 1];     /* critical.image.docker-manifest-digest */
+    char docker_ref[512];                   /* critical.identity.docker-reference */
+};
+/** Parse and check a payload: critical.type exact, digest valid. RW_ESIGFORMAT otherwise. */
+int rw_cosign_payload_parse(const uint8_t *p, size_t n, struct rw_cosign_payload *out);
+
+struct rw_cosign_sig_layer {
+    char media_type[128];
+    char digest[72];          /* payload blob digest (validated) */
+    uint64_t size;
+    uint8_t sig[RW_MAX_SIG_BYTES]; /* decoded dev.cosignproject.cosign/signature */
+    size_t sig_len;           /* 0 when the annotation is absent or empty */
+    bool sig_valid_b64;       /* annotation present and decoded */
+};
+
+struct rw_cosign_sig_manifest {
+    struct rw_cosign_sig_layer *layers; /* owned */
+    size_t n_layers;                    /* <= RW_MAX_SIG_LAYERS (more are ignored, counted below) */
+    size_t n_ignored;
+};
+/** Parse a `sha256-<hex>.sig` manifest. RW_ESIGFORMAT on shape errors; RW_ETOOBIG. */
+int rw_cosign_sig_manifest_parse(const uint8_t *p, size_t n, struct rw_cosign_sig_manifest *out);
+void rw_cosign_sig_manifest_fini(struct rw_cosign_sig_manifest *m);
+
+/** "sha256-<hex>.sig" for a digest; RW_EINVAL if @p digest is not valid. */
+int rw_cosign_sig_tag(const char *digest, char out[80]);
+
+/**
+ * Build the new signature manifest: the layers of @p existing (raw JSON of the current .sig
+ * manifest, may be NULL) kept byte-for-byte in meaning, plus one new layer (payload digest/size,
+ * base64 signature, extra annotations), plus the config descriptor. Also builds the config blob
+ * (image config whose rootfs.diff_ids lists every layer digest).
+ * @param[out] config_out  config blob bytes
+ * @param[out] manifest_out manifest bytes (OCI image manifest)
+ * A layer already present with the same payload digest and signature is not added twice.
+ */
+int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
+                                 const char *payload_digest, uint64_t payload_size,
+                                 const char *sig_b64, const char *const *ann_kv, size_t n_ann,
+                                 struct rw_buf *config_out, struct rw_buf *manifest_out);
+
+/* ------------------------------------------------------------------ signer */
+
+/* Called exactly once; may be called before rw_signer_sign returns (file signer).
+ * @p sig is DER/raw signature bytes; @p key_version e.g. "file" or "vault:v2". */
+typedef void rw_signer_done_cb(void *arg, int rc, const uint8_t *sig, size_t siglen,
+                               const char *key_version);
+
+struct rw_signer_ops {
+    const char *name; /* "file", "vault" */
+    int (*sign)(void *impl, const uint8_t *msg, size_t len, rw_signer_done_cb *cb, void *arg);
+    void (*free)(void *impl);
+};
+
+/** A signer over a PEM private key (ECDSA P-256 PKCS#8 or SEC1, Ed25519, RSA PKCS#1v1.5). */
+int rw_signer_file_new(const char *key_path, struct rw_signer **out);
+int rw_signer_new(const struct rw_signer_ops *ops, void *impl, struct rw_signer **out);
+void rw_signer_free(struct rw_signer **ps);
+const char *rw_signer_name(const struct rw_signer *s);
+/** Sign @p msg (the whole message; the backend hashes). @return 0 when cb will be/was called. */
+int rw_signer_sign(struct rw_signer *s, const uint8_t *msg, size_t len, rw_signer_done_cb *cb,
+                   void *arg);
+
+/* ------------------------------------------------------------------ evaluation */
+
+/* Result of an evidence fetch. @p status: HTTP status (0 on transport error, then rc < 0).
+ * @p body is borrowed for the duration of the callback only. */
+typedef void rw_policy_fetch_cb(void *arg, int rc, int status, const uint8_t *body, size_t len);
+
+/* Evidence I/O the proxy provides (R23). Each call must call @p cb exactly once, possibly before
+ * returning. Both fetch from the image's own repository on its own upstream. */
+struct rw_policy_fetch_ops {
+    /* GET /v2/<repo>/manifests/<reference> with an Accept of every manifest type, body <= max */
+    int (*fetch_manifest)(void *io, const char *reference, size_t max, rw_policy_fetch_cb *cb,
+                          void *arg);
+    /* GET /v2/<repo>/blobs/<digest>, body <= max (the caller checks the digest) */
+    int (*fetch_blob)(void *io, const char *digest, size_t max, rw_policy_fetch_cb *cb,
+                      void *arg);
+};
+
+/* Called once with the decision. rc != 0 means "could not decide" (the caller fails closed). */
+typedef void rw_policy_done_cb(void *arg, int rc, const struct rw_verdict *v);
+
+struct rw_policy_eval;
+
+/**
+ * Decide whether manifest @p digest may be served under @p rule (which must have signed_by):
+ * fetch sha256-<hex>.sig, for each layer (bounded) fetch the payload blob, check its digest,
+ * parse it, check critical.type and docker-manifest-digest == @p digest, verify the signature
+ * with each key of rule->signed_by. Allow on the first layer that passes everything.
+ * Deny reasons: no-signature (no .sig manifest, or no layers), untrusted-key (a well-formed,
+ * digest-bound signature that no listed key verifies... and no other layer passes),
+ * bad-signature (payload digest mismatch, wrong critical.type, payload for another digest,
+ * malformed signature), upstream-error (fetch failed: transport, 401, 5xx). A .sig tag 404
+ * (MANIFEST_UNKNOWN, NAME_UNKNOWN, bare 404) means "no signature".
+ * Ownership: @p cfg and @p rule must stay alive until cb (caller holds a config ref).
+ * Thread: the caller's loop; cb runs on it.
+ */
+int rw_policy_eval_start(const struct rw_config *cfg, const struct rw_pull_rule *rule,
+                         const char *digest, const struct rw_policy_fetch_ops *ops, void *io,
+                         rw_policy_done_cb *cb, void *arg, struct rw_policy_eval **out);
+/** Stop an evaluation; cb is not called afterwards. Idempotent on NULL. */
+void rw_policy_eval_cancel(struct rw_policy_eval **pe);
+
+/** The fail-closed helper (R7): a deny verdict for an error that stopped a decision. */
+struct rw_verdict rw_verdict_fail_closed(int rc, enum rw_reason reason, const char *detail);
+
+#endif
