@@ -15,6 +15,9 @@
 
 struct rw_cache;
 
+/* Map size used when rw_cache_open() is given 0 (cache.size_mb unset). */
+#define RW_CACHE_MAP_SIZE_DEFAULT (256ull * 1024u * 1024u)
+
 struct rw_cache_key {
     uint8_t policy[32];                    /* rw_config.policy_hash */
     char upstream[RW_MAX_NAME_LEN + 1];
