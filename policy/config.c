@@ -1,0 +1,1472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file (DESIGN.md "Config file"): libyaml document -> plain structs, checked
+ * against the schema with every error as "file:line: message" (R17). This is the only file that
+ * touches libyaml (R5); no yaml_* value outlives rw_config_load_mem (R9). Key files and the file
+ * signer are loaded here, so a config that loads is a config that can run. The policy hash is
+ * computed here too (invariant 7).
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "rw/err.h"
+#include "rw/log.h"
+#include "rw/mem.h"
+#include "rw/policy.h"
+
+#define CFG_MAX_PATH       4096u
+#define CFG_MAX_STR        1024u
+#define CFG_MAX_PATTERN    512u
+#define CFG_MAX_URL        512u
+#define CFG_MAX_PAIRS      1024u /* entries of any one mapping */
+#define CFG_MAX_IDENTITIES 64u
+
+/* The refcount lives beside the public struct, so the header stays plain data. */
+struct config_box {
+    struct rw_config c; /* first: a struct rw_config * is a struct config_box * */
+    atomic_int refs;
+};
+
+struct ld {
+    const char *name;  /* borrowed: file name for messages */
+    const char *dir;   /* borrowed: absolute base for relative paths */
+    yaml_document_t *doc;
+    struct rw_config *c;
+    char *err;         /* borrowed: caller's buffer */
+    size_t errlen;
+};
+
+static int line_of(const yaml_node_t *n)
+{
+    return n != NULL ? (int)n->start_mark.line + 1 : 1;
+}
+
+static int fail(struct ld *l, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ld *l, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (l->err != NULL && l->errlen > 0) {
+        snprintf(l->err, l->errlen, "%s:%d: %s", l->name, line_of(n), msg);
+    }
+    return RW_ECONFIG;
+}
+
+static yaml_node_t *node(struct ld *l, int id)
+{
+    return yaml_document_get_node(l->doc, id);
+}
+
+static bool is_scalar(const yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_SCALAR_NODE;
+}
+
+static bool is_map(const yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_MAPPING_NODE;
+}
+
+static bool is_seq(const yaml_node_t *n)
+{
+    return n != NULL && n->type == YAML_SEQUENCE_NODE;
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A plain null ("", "~", "null") as YAML 1.1 reads it. */
+static bool is_null(const yaml_node_t *n)
+{
+    const char *s;
+
+    if (!is_scalar(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return false;
+    }
+    s = sval(n);
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static size_t map_len(const yaml_node_t *m)
+{
+    return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+static size_t seq_len(const yaml_node_t *s)
+{
+    return (size_t)(s->data.sequence.items.top - s->data.sequence.items.start);
+}
+
+/*
+ * Check a mapping: keys are scalars, each known (when @p allowed is not NULL), none repeated.
+ * @p what names the mapping in messages ("cache", "pull.rules[2]").
+ */
+static int check_map(struct ld *l, yaml_node_t *m, const char *what, const char *const *allowed)
+{
+    size_t n;
+
+    if (!is_map(m)) {
+        return fail(l, m, "%s: expected a mapping", what);
+    }
+    n = map_len(m);
+    if (n > CFG_MAX_PAIRS) {
+        return fail(l, m, "%s: too many entries (max %u)", what, CFG_MAX_PAIRS);
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *k = node(l, m->data.mapping.pairs.start[i].key);
+        bool known = allowed == NULL;
+
+        if (!is_scalar(k) || strlen(sval(k)) != k->data.scalar.length) {
+            return fail(l, k, "%s: keys must be plain strings", what);
+        }
+        for (size_t j = 0; allowed != NULL && allowed[j] != NULL; j++) {
+            known |= strcmp(allowed[j], sval(k)) == 0;
+        }
+        if (!known) {
+            return fail(l, k, "%s: unknown key '%.64s'", what, sval(k));
+        }
+        for (size_t j = 0; j < i; j++) {
+            yaml_node_t *o = node(l, m->data.mapping.pairs.start[j].key);
+
+            if (strcmp(sval(o), sval(k)) == 0) {
+                return fail(l, k, "%s: duplicated key '%.64s' (first at line %d)", what, sval(k),
+                            line_of(o));
+            }
+        }
+    }
+    return 0;
+}
+
+/* Value node for @p key in a checked mapping, or NULL. */
+static yaml_node_t *get(struct ld *l, yaml_node_t *m, const char *key)
+{
+    for (size_t i = 0; i < map_len(m); i++) {
+        yaml_node_pair_t *p = &m->data.mapping.pairs.start[i];
+
+        if (strcmp(sval(node(l, p->key)), key) == 0) {
+            return node(l, p->value);
+        }
+    }
+    return NULL;
+}
+
+/* A non-empty string scalar without NUL bytes, at most @p max bytes; duplicated into @p out. */
+static int get_str(struct ld *l, yaml_node_t *n, const char *what, size_t max, char **out)
+{
+    char *s;
+
+    if (!is_scalar(n) || is_null(n)) {
+        return fail(l, n, "%s: expected a non-empty string", what);
+    }
+    if (n->data.scalar.length > max) {
+        return fail(l, n, "%s: too long (max %zu bytes)", what, max);
+    }
+    if (strlen(sval(n)) != n->data.scalar.length) {
+        return fail(l, n, "%s: NUL byte in string", what);
+    }
+    s = rw_strdup(sval(n));
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    rw_free(*out);
+    *out = s;
+    return 0;
+}
+
+static int get_bool(struct ld *l, yaml_node_t *n, const char *what, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", NULL};
+    static const char *const no[] = {"false", "False", "FALSE", NULL};
+
+    if (is_scalar(n) && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        for (size_t i = 0; yes[i] != NULL; i++) {
+            if (strcmp(sval(n), yes[i]) == 0) {
+                *out = true;
+                return 0;
+            }
+            if (strcmp(sval(n), no[i]) == 0) {
+                *out = false;
+                return 0;
+            }
+        }
+    }
+    return fail(l, n, "%s: expected true or false", what);
+}
+
+/* Absolute form of @p p: as is when absolute, else joined to the config's directory. */
+static int resolve(struct ld *l, yaml_node_t *n, const char *what, char **out)
+{
+    char *raw = NULL;
+    char *abs;
+    int rc = get_str(l, n, what, CFG_MAX_PATH, &raw);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (raw[0] == '/') {
+        abs = raw;
+        raw = NULL;
+    } else {
+        abs = rw_asprintf("%s/%s", l->dir, raw);
+    }
+    rw_free(raw);
+    if (abs == NULL) {
+        return -ENOMEM;
+    }
+    rw_free(*out);
+    *out = abs;
+    return 0;
+}
+
+static bool name_char(unsigned char c, bool upstream)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-' || (upstream && c == ':');
+}
+
+static bool name_ok(const char *s, bool upstream)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > RW_MAX_NAME_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char((unsigned char)s[i], upstream)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ syntax of values */
+
+int64_t rw_duration_parse(const char *s)
+{
+    int64_t total = 0;
+    bool any_unit = false;
+    size_t i = 0;
+
+    if (s == NULL || s[0] == '\0' || strlen(s) > 64) {
+        return -1;
+    }
+    while (s[i] != '\0') {
+        int64_t v = 0;
+        int64_t mult;
+        size_t start = i;
+
+        while (s[i] >= '0' && s[i] <= '9') {
+            if (v > (INT64_MAX - 9) / 10) {
+                return -1;
+            }
+            v = v * 10 + (s[i] - '0');
+            i++;
+        }
+        if (i == start) {
+            return -1;
+        }
+        switch (s[i]) {
+        case '\0':
+            if (any_unit) {
+                return -1; /* "1h30" is ambiguous: refuse */
+            }
+            return v;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return -1;
+        }
+        i++;
+        any_unit = true;
+        if (v > INT64_MAX / mult || total > INT64_MAX - v * mult) {
+            return -1;
+        }
+        total += v * mult;
+    }
+    return total;
+}
+
+/* "268435456", "256MiB", "256 MiB", "1GiB", "512KiB"; false when invalid or zero. */
+static bool size_parse(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    uint64_t mult = 1;
+    size_t i = 0;
+
+    while (s[i] >= '0' && s[i] <= '9') {
+        if (v > (UINT64_MAX - 9) / 10) {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        i++;
+    }
+    if (i == 0) {
+        return false;
+    }
+    if (s[i] == ' ') {
+        i++;
+    }
+    if (strcmp(s + i, "") == 0 || strcmp(s + i, "B") == 0) {
+        mult = 1;
+    } else if (strcmp(s + i, "KiB") == 0) {
+        mult = 1024;
+    } else if (strcmp(s + i, "MiB") == 0) {
+        mult = 1024 * 1024;
+    } else if (strcmp(s + i, "GiB") == 0) {
+        mult = 1024ull * 1024 * 1024;
+    } else if (strcmp(s + i, "TiB") == 0) {
+        mult = 1024ull * 1024 * 1024 * 1024;
+    } else {
+        return false;
+    }
+    if (v == 0 || v > UINT64_MAX / mult) {
+        return false;
+    }
+    *out = v * mult;
+    return true;
+}
+
+static bool port_ok(const char *p, size_t n)
+{
+    unsigned v = 0;
+
+    if (n == 0 || n > 5) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+static bool hostname_ok(const char *h, size_t n)
+{
+    size_t label = 0;
+
+    if (n == 0 || n > 253) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+
+        if (c == '.') {
+            if (label == 0 || h[i - 1] == '-') {
+                return false;
+            }
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-') ||
+            (label == 0 && c == '-') || ++label > 63) {
+            return false;
+        }
+    }
+    return label > 0 && h[n - 1] != '-';
+}
+
+/* host[:port] where host is a name, IPv4 or [IPv6]; @p need_port for listen addresses. */
+static bool authority_ok(const char *a, size_t n, bool need_port)
+{
+    const char *colon;
+    char tmp[64];
+    struct in6_addr v6;
+
+    if (n > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+        size_t hl;
+
+        if (close == NULL) {
+            return false;
+        }
+        hl = (size_t)(close - a - 1);
+        if (hl == 0 || hl >= sizeof(tmp)) {
+            return false;
+        }
+        memcpy(tmp, a + 1, hl);
+        tmp[hl] = '\0';
+        if (inet_pton(AF_INET6, tmp, &v6) != 1) {
+            return false;
+        }
+        if ((size_t)(close - a) + 1 == n) {
+            return !need_port;
+        }
+        if (close[1] != ':') {
+            return false;
+        }
+        return port_ok(close + 2, n - (size_t)(close - a) - 2);
+    }
+    colon = memchr(a, ':', n);
+    if (colon == NULL) {
+        return !need_port && hostname_ok(a, n);
+    }
+    /* all-digit dotted names are IPv4 (hostname_ok accepts the same characters) */
+    return hostname_ok(a, (size_t)(colon - a)) &&
+           port_ok(colon + 1, n - (size_t)(colon - a) - 1);
+}
+
+/* http(s)://authority[/], stored without the trailing slash. */
+static bool url_ok(char *u)
+{
+    size_t n = strlen(u);
+    size_t off;
+
+    if (strncmp(u, "http://", 7) == 0) {
+        off = 7;
+    } else if (strncmp(u, "https://", 8) == 0) {
+        off = 8;
+    } else {
+        return false;
+    }
+    if (n > off && u[n - 1] == '/') {
+        u[--n] = '\0';
+    }
+    if (strpbrk(u + off, "/?#@ \\") != NULL) {
+        return false;
+    }
+    return authority_ok(u + off, n - off, false);
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static int parse_listen(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"address", "tls", NULL};
+    static const char *const tls_keys[] = {"cert", "key", "client_ca", NULL};
+    struct rw_config *c = l->c;
+    size_t count;
+    int rc;
+
+    if (!is_seq(n)) {
+        return fail(l, n, "listen: expected a list");
+    }
+    count = seq_len(n);
+    if (count > RW_MAX_LISTENERS) {
+        return fail(l, n, "listen: too many listeners (max %u)", RW_MAX_LISTENERS);
+    }
+    c->listen = rw_calloc(count, sizeof(*c->listen));
+    if (c->listen == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *e = node(l, n->data.sequence.items.start[i]);
+        struct rw_listen_cfg *lc = &c->listen[i];
+        char what[64];
+        yaml_node_t *addr;
+        yaml_node_t *tls;
+
+        c->n_listen = i + 1;
+        snprintf(what, sizeof(what), "listen[%zu]", i);
+        rc = check_map(l, e, what, keys);
+        if (rc != 0) {
+            return rc;
+        }
+        lc->line = line_of(e);
+        addr = get(l, e, "address");
+        if (addr == NULL) {
+            return fail(l, e, "%s: address is required", what);
+        }
+        rc = get_str(l, addr, "listen.address", 300, &lc->address);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!authority_ok(lc->address, strlen(lc->address), true)) {
+            return fail(l, addr, "listen.address: expected host:port, got '%.64s'", lc->address);
+        }
+        tls = get(l, e, "tls");
+        if (tls == NULL) {
+            continue;
+        }
+        rc = check_map(l, tls, "listen.tls", tls_keys);
+        if (rc != 0) {
+            return rc;
+        }
+        if (get(l, tls, "cert") == NULL || get(l, tls, "key") == NULL) {
+            return fail(l, tls, "listen.tls: cert and key are required");
+        }
+        rc = resolve(l, get(l, tls, "cert"), "listen.tls.cert", &lc->tls_cert);
+        if (rc == 0) {
+            rc = resolve(l, get(l, tls, "key"), "listen.tls.key", &lc->tls_key);
+        }
+        if (rc == 0 && get(l, tls, "client_ca") != NULL) {
+            rc = resolve(l, get(l, tls, "client_ca"), "listen.tls.client_ca", &lc->client_ca);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_upstreams(struct ld *l, yaml_node_t *n)
+{
+    struct rw_config *c = l->c;
+    size_t count;
+    int rc = check_map(l, n, "upstreams", NULL);
+
+    if (rc != 0) {
+        return rc;
+    }
+    count = map_len(n);
+    if (count > RW_MAX_UPSTREAMS) {
+        return fail(l, n, "upstreams: too many (max %u)", RW_MAX_UPSTREAMS);
+    }
+    c->upstreams = rw_calloc(count, sizeof(*c->upstreams));
+    if (c->upstreams == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *k = node(l, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *v = node(l, n->data.mapping.pairs.start[i].value);
+        struct rw_upstream_cfg *u = &c->upstreams[i];
+
+        c->n_upstreams = i + 1;
+        u->line = line_of(k);
+        if (!name_ok(sval(k), true)) {
+            return fail(l, k, "upstreams: invalid upstream name '%.64s'", sval(k));
+        }
+        rc = get_str(l, k, "upstreams", RW_MAX_NAME_LEN, &u->name);
+        if (rc == 0) {
+            rc = get_str(l, v, "upstreams", CFG_MAX_URL, &u->url);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (!url_ok(u->url)) {
+            return fail(l, v,
+                        "upstreams.%s: invalid URL (want http[s]://host[:port], no path, query "
+                        "or userinfo)",
+                        u->name);
+        }
+    }
+    return 0;
+}
+
+static int parse_cache(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"path", "allow_ttl", "deny_ttl", "map_size", NULL};
+    static const char *const ttl[] = {"allow_ttl", "deny_ttl"};
+    struct rw_config *c = l->c;
+    yaml_node_t *v;
+    int rc = check_map(l, n, "cache", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    v = get(l, n, "path");
+    if (v != NULL) {
+        rc = resolve(l, v, "cache.path", &c->cache.path);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < 2; i++) {
+        int64_t d;
+
+        v = get(l, n, ttl[i]);
+        if (v == NULL) {
+            continue;
+        }
+        d = is_scalar(v) ? rw_duration_parse(sval(v)) : -1;
+        if (d < 0) {
+            return fail(l, v, "cache.%s: invalid duration (e.g. 30s, 15m, 24h, 7d)", ttl[i]);
+        }
+        *(i == 0 ? &c->cache.allow_ttl : &c->cache.deny_ttl) = d;
+    }
+    v = get(l, n, "map_size");
+    if (v != NULL && (!is_scalar(v) || !size_parse(sval(v), &c->cache.map_size))) {
+        return fail(l, v, "cache.map_size: invalid size (bytes, or with KiB/MiB/GiB)");
+    }
+    return 0;
+}
+
+static int parse_keys(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"file", "vault_transit", NULL};
+    struct rw_config *c = l->c;
+    size_t count;
+    int rc = check_map(l, n, "keys", NULL);
+
+    if (rc != 0) {
+        return rc;
+    }
+    count = map_len(n);
+    if (count > RW_MAX_KEYS) {
+        return fail(l, n, "keys: too many (max %u)", RW_MAX_KEYS);
+    }
+    c->keys = rw_calloc(count, sizeof(*c->keys));
+    if (c->keys == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *k = node(l, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *v = node(l, n->data.mapping.pairs.start[i].value);
+        struct rw_key_cfg *kc = &c->keys[i];
+        char what[RW_MAX_NAME_LEN + 16];
+        yaml_node_t *file;
+
+        c->n_keys = i + 1;
+        kc->line = line_of(k);
+        if (!name_ok(sval(k), false)) {
+            return fail(l, k, "keys: invalid key name '%.64s'", sval(k));
+        }
+        rc = get_str(l, k, "keys", RW_MAX_NAME_LEN, &kc->name);
+        if (rc != 0) {
+            return rc;
+        }
+        snprintf(what, sizeof(what), "keys.%s", kc->name);
+        rc = check_map(l, v, what, keys);
+        if (rc != 0) {
+            return rc;
+        }
+        if (get(l, v, "vault_transit") != NULL) {
+            return fail(l, get(l, v, "vault_transit"), "%s.vault_transit: not yet supported",
+                        what);
+        }
+        file = get(l, v, "file");
+        if (file == NULL) {
+            return fail(l, v, "%s: file is required", what);
+        }
+        rc = resolve(l, file, "keys.file", &kc->file);
+        if (rc != 0) {
+            return rc;
+        }
+        rc = rw_pubkey_load_file(kc->file, &kc->pub);
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+        if (rc != 0) {
+            return fail(l, file, "%s: cannot load public key %.256s: %s", what, kc->file,
+                        rc == RW_ECRYPTO ? "not a PEM ECDSA P-256/P-384, RSA >= 2048 or Ed25519 "
+                                           "public key"
+                                         : rw_strerror(rc));
+        }
+    }
+    return 0;
+}
+
+static int parse_signer(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"file", "vault", NULL};
+    static const char *const file_keys[] = {"key", NULL};
+    struct rw_config *c = l->c;
+    yaml_node_t *f;
+    yaml_node_t *k;
+    int rc = check_map(l, n, "signer", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (get(l, n, "vault") != NULL) {
+        return fail(l, get(l, n, "vault"), "signer.vault: not yet supported");
+    }
+    f = get(l, n, "file");
+    if (f == NULL) {
+        return fail(l, n, "signer: expected file: {key: PATH}");
+    }
+    rc = check_map(l, f, "signer.file", file_keys);
+    if (rc != 0) {
+        return rc;
+    }
+    k = get(l, f, "key");
+    if (k == NULL) {
+        return fail(l, f, "signer.file: key is required");
+    }
+    rc = resolve(l, k, "signer.file.key", &c->signer_cfg.file_key);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = rw_signer_file_new(c->signer_cfg.file_key, &c->signer);
+    if (rc == -ENOMEM) {
+        return rc;
+    }
+    if (rc != 0) {
+        /* the message names the file, never its content */
+        return fail(l, k, "signer.file.key: cannot load private key %.256s: %s",
+                    c->signer_cfg.file_key,
+                    rc == RW_ECRYPTO ? "not an unencrypted PEM ECDSA P-256, RSA >= 2048 or "
+                                       "Ed25519 private key"
+                                     : rw_strerror(rc));
+    }
+    return 0;
+}
+
+static int parse_str_list(struct ld *l, yaml_node_t *n, const char *what, size_t max_items,
+                          size_t max_len, char ***out, size_t *count)
+{
+    size_t len;
+    int rc;
+
+    if (!is_seq(n)) {
+        return fail(l, n, "%s: expected a list", what);
+    }
+    len = seq_len(n);
+    if (len > max_items) {
+        return fail(l, n, "%s: too many entries (max %zu)", what, max_items);
+    }
+    *out = rw_calloc(len, sizeof(**out));
+    if (*out == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < len; i++) {
+        *count = i + 1;
+        rc = get_str(l, node(l, n->data.sequence.items.start[i]), what, max_len, &(*out)[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_pattern(struct ld *l, yaml_node_t *rule, const char *what, char **out)
+{
+    yaml_node_t *m = get(l, rule, "match");
+    int rc;
+
+    if (m == NULL) {
+        return fail(l, rule, "%s: match is required", what);
+    }
+    rc = get_str(l, m, "match", CFG_MAX_PATTERN, out);
+    if (rc != 0) {
+        return rc;
+    }
+    if (rw_pattern_check(*out) != 0) {
+        return fail(l, m,
+                    "%s.match: invalid pattern '%.128s' ('*' within one segment, '**' only as a "
+                    "whole segment, no empty segments)",
+                    what, *out);
+    }
+    return 0;
+}
+
+static int parse_push(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"match", "sign", "attest", "identities", NULL};
+    struct rw_config *c = l->c;
+    size_t count;
+    int rc;
+
+    if (!is_seq(n)) {
+        return fail(l, n, "push: expected a list");
+    }
+    count = seq_len(n);
+    if (count > RW_MAX_RULES) {
+        return fail(l, n, "push: too many rules (max %u)", RW_MAX_RULES);
+    }
+    c->push = rw_calloc(count, sizeof(*c->push));
+    if (c->push == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *e = node(l, n->data.sequence.items.start[i]);
+        struct rw_push_rule *r = &c->push[i];
+        char what[32];
+        yaml_node_t *v;
+
+        c->n_push = i + 1;
+        snprintf(what, sizeof(what), "push[%zu]", i);
+        rc = check_map(l, e, what, keys);
+        if (rc == 0) {
+            rc = parse_pattern(l, e, what, &r->match);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        r->line = line_of(e);
+        r->sign = true; /* a push rule exists to sign; "sign: false" opts out */
+        if ((v = get(l, e, "sign")) != NULL && (rc = get_bool(l, v, "push.sign", &r->sign)) != 0) {
+            return rc;
+        }
+        if ((v = get(l, e, "attest")) != NULL &&
+            (rc = get_bool(l, v, "push.attest", &r->attest)) != 0) {
+            return rc;
+        }
+        if ((v = get(l, e, "identities")) != NULL && !is_null(v)) {
+            rc = parse_str_list(l, v, "push.identities", CFG_MAX_IDENTITIES, CFG_MAX_STR,
+                                &r->identities, &r->n_identities);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static int parse_mode(struct ld *l, yaml_node_t *v, const char *what, enum rw_mode *out)
+{
+    if (is_scalar(v) && strcmp(sval(v), "enforce") == 0) {
+        *out = RW_MODE_ENFORCE;
+        return 0;
+    }
+    if (is_scalar(v) && strcmp(sval(v), "audit") == 0) {
+        *out = RW_MODE_AUDIT;
+        return 0;
+    }
+    return fail(l, v, "%s: expected enforce or audit", what);
+}
+
+static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pull_rule *r)
+{
+    static const char *const keys[] = {"match", "allow", "require", "mode", NULL};
+    static const char *const req_keys[] = {"signed_by", NULL};
+    char what[32];
+    yaml_node_t *v;
+    yaml_node_t *req;
+    int rc;
+
+    snprintf(what, sizeof(what), "pull.rules[%zu]", i);
+    rc = check_map(l, e, what, keys);
+    if (rc == 0) {
+        rc = parse_pattern(l, e, what, &r->match);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    r->line = line_of(e);
+    if ((v = get(l, e, "allow")) != NULL && (rc = get_bool(l, v, "allow", &r->allow)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, e, "mode")) != NULL && (rc = parse_mode(l, v, "mode", &r->mode)) != 0) {
+        return rc;
+    }
+    req = get(l, e, "require");
+    if (req != NULL) {
+        rc = check_map(l, req, "require", req_keys);
+        if (rc != 0) {
+            return rc;
+        }
+        v = get(l, req, "signed_by");
+        if (v == NULL) {
+            return fail(l, req, "%s.require: signed_by is required", what);
+        }
+        rc = parse_str_list(l, v, "require.signed_by", RW_MAX_KEYS, RW_MAX_NAME_LEN,
+                            &r->signed_by, &r->n_signed_by);
+        if (rc != 0) {
+            return rc;
+        }
+        if (r->n_signed_by == 0) {
+            return fail(l, v, "%s.require.signed_by: at least one key name is required", what);
+        }
+        for (size_t k = 0; k < r->n_signed_by; k++) {
+            yaml_node_t *kn = node(l, v->data.sequence.items.start[k]);
+
+            if (rw_config_key(l->c, r->signed_by[k]) == NULL) {
+                return fail(l, kn, "%s.require.signed_by: key '%.64s' is not defined in keys:",
+                            what, r->signed_by[k]);
+            }
+        }
+    }
+    if (r->allow && r->n_signed_by > 0) {
+        return fail(l, e, "%s: use either allow: true or require.signed_by, not both", what);
+    }
+    if (!r->allow && r->n_signed_by == 0) {
+        return fail(l, e, "%s: needs allow: true or require.signed_by", what);
+    }
+    return 0;
+}
+
+static int parse_pull(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"mode", "rules", NULL};
+    struct rw_config *c = l->c;
+    yaml_node_t *v;
+    size_t count;
+    int rc = check_map(l, n, "pull", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if ((v = get(l, n, "mode")) != NULL && (rc = parse_mode(l, v, "pull.mode", &c->pull_mode))) {
+        return rc;
+    }
+    v = get(l, n, "rules");
+    if (v == NULL || is_null(v)) {
+        return 0;
+    }
+    if (!is_seq(v)) {
+        return fail(l, v, "pull.rules: expected a list");
+    }
+    count = seq_len(v);
+    if (count + c->n_push > RW_MAX_RULES) {
+        return fail(l, v, "pull.rules: too many rules (max %u with push)", RW_MAX_RULES);
+    }
+    c->pull = rw_calloc(count, sizeof(*c->pull));
+    if (c->pull == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        c->n_pull = i + 1;
+        rc = parse_pull_rule(l, node(l, v->data.sequence.items.start[i]), i, &c->pull[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_log(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"format", "level", NULL};
+    struct rw_config *c = l->c;
+    yaml_node_t *v;
+    int rc = check_map(l, n, "log", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if ((v = get(l, n, "format")) != NULL) {
+        if (!is_scalar(v) || (strcmp(sval(v), "text") != 0 && strcmp(sval(v), "json") != 0)) {
+            return fail(l, v, "log.format: expected text or json");
+        }
+        rc = get_str(l, v, "log.format", 8, &c->log_format);
+    }
+    if (rc == 0 && (v = get(l, n, "level")) != NULL) {
+        if (!is_scalar(v) || rw_log_level_parse(sval(v)) < 0) {
+            return fail(l, v, "log.level: expected debug, info, warn or error");
+        }
+        rc = get_str(l, v, "log.level", 16, &c->log_level);
+    }
+    return rc;
+}
+
+static int parse_root(struct ld *l, yaml_node_t *root)
+{
+    static const char *const keys[] = {"listen", "admin",  "upstreams", "default_upstream",
+                                       "cache",  "deny_log", "keys",    "signer",
+                                       "spire",  "push",   "pull",      "log",
+                                       NULL};
+    static const char *const spire_keys[] = {"socket", NULL};
+    struct rw_config *c = l->c;
+    yaml_node_t *v;
+    char *ignored = NULL;
+    int rc = check_map(l, root, "config", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    /* order matters: upstreams before default_upstream, keys before pull rules */
+    v = get(l, root, "upstreams");
+    if (v == NULL || (is_map(v) && map_len(v) == 0)) {
+        return fail(l, v != NULL ? v : root, "upstreams: at least one upstream is required");
+    }
+    if ((rc = parse_upstreams(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "default_upstream")) != NULL) {
+        rc = get_str(l, v, "default_upstream", RW_MAX_NAME_LEN, &c->default_upstream);
+        if (rc != 0) {
+            return rc;
+        }
+        if (rw_config_upstream(c, c->default_upstream) == NULL) {
+            return fail(l, v, "default_upstream: '%.64s' is not one of upstreams:",
+                        c->default_upstream);
+        }
+    }
+    if ((v = get(l, root, "listen")) != NULL && (rc = parse_listen(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "admin")) != NULL) {
+        rc = get_str(l, v, "admin", 300, &c->admin);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!authority_ok(c->admin, strlen(c->admin), true)) {
+            return fail(l, v, "admin: expected host:port");
+        }
+    }
+    if ((v = get(l, root, "cache")) != NULL && (rc = parse_cache(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "deny_log")) != NULL) {
+        if (is_scalar(v) && strcmp(sval(v), "-") == 0) {
+            rc = 0; /* already "-" */
+        } else {
+            rc = resolve(l, v, "deny_log", &c->deny_log);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if ((v = get(l, root, "keys")) != NULL && !is_null(v) && (rc = parse_keys(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "signer")) != NULL && (rc = parse_signer(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "spire")) != NULL) {
+        /* accepted and checked; the SPIRE client reads it when it lands */
+        rc = check_map(l, v, "spire", spire_keys);
+        if (rc == 0 && get(l, v, "socket") != NULL) {
+            rc = get_str(l, get(l, v, "socket"), "spire.socket", CFG_MAX_PATH, &ignored);
+            rw_free(ignored);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if ((v = get(l, root, "push")) != NULL && !is_null(v) && (rc = parse_push(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "pull")) != NULL && (rc = parse_pull(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "log")) != NULL && (rc = parse_log(l, v)) != 0) {
+        return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ policy hash */
+
+static int put_field(struct rw_buf *b, const void *p, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    int rc = rw_buf_append(b, len, sizeof(len));
+
+    return rc != 0 ? rc : rw_buf_append(b, p, n);
+}
+
+static int put_str(struct rw_buf *b, const char *s)
+{
+    return put_field(b, s, strlen(s));
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * sha256 over length-prefixed fields: a version tag, pull.mode, each pull rule (match, allow,
+ * signed_by names, mode) in order, then each referenced key (sorted by name) with its SPKI DER.
+ * Nothing else (listeners, upstream URLs, TTLs) is in it: editing those keeps cached verdicts.
+ */
+static int policy_hash(struct rw_config *c)
+{
+    struct rw_buf b;
+    struct rw_buf spki;
+    const char **names = NULL;
+    size_t n_names = 0;
+    char num[32];
+    int rc;
+
+    rw_buf_init(&b, 0);
+    rw_buf_init(&spki, 0);
+    rc = put_str(&b, "regwarden-policy-v1");
+    if (rc == 0) {
+        rc = put_str(&b, rw_mode_str(c->pull_mode));
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_pull; i++) {
+        const struct rw_pull_rule *r = &c->pull[i];
+
+        rc = put_str(&b, "rule");
+        if (rc == 0) {
+            rc = put_str(&b, r->match);
+        }
+        if (rc == 0) {
+            rc = put_str(&b, r->allow ? "allow" : "require");
+        }
+        snprintf(num, sizeof(num), "%zu", r->n_signed_by);
+        if (rc == 0) {
+            rc = put_str(&b, num);
+        }
+        for (size_t k = 0; rc == 0 && k < r->n_signed_by; k++) {
+            rc = put_str(&b, r->signed_by[k]);
+        }
+        if (rc == 0) {
+            rc = put_str(&b, rw_mode_str(r->mode));
+        }
+    }
+    if (rc == 0 && c->n_keys > 0) {
+        names = rw_calloc(c->n_keys, sizeof(*names));
+        rc = names == NULL ? -ENOMEM : 0;
+    }
+    for (size_t k = 0; rc == 0 && k < c->n_keys; k++) {
+        bool used = false;
+
+        for (size_t i = 0; !used && i < c->n_pull; i++) {
+            for (size_t j = 0; !used && j < c->pull[i].n_signed_by; j++) {
+                used = strcmp(c->pull[i].signed_by[j], c->keys[k].name) == 0;
+            }
+        }
+        if (used) {
+            names[n_names++] = c->keys[k].name;
+        }
+    }
+    if (n_names > 1) {
+        qsort(names, n_names, sizeof(*names), cmp_names);
+    }
+    for (size_t k = 0; rc == 0 && k < n_names; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(c, names[k]);
+
+        rw_buf_reset(&spki);
+        rc = put_str(&b, "key");
+        if (rc == 0) {
+            rc = put_str(&b, names[k]);
+        }
+        if (rc == 0) {
+            rc = rw_pubkey_spki(kc->pub, &spki);
+        }
+        if (rc == 0) {
+            rc = put_field(&b, spki.data, spki.len);
+        }
+    }
+    if (rc == 0) {
+        rw_sha256(b.data, b.len, c->policy_hash);
+        rw_hex(c->policy_hash, sizeof(c->policy_hash), c->policy_hash_hex);
+    }
+    rw_free(names);
+    rw_buf_fini(&spki);
+    rw_buf_fini(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        rw_free(v[i]);
+    }
+    rw_free(v);
+}
+
+static void config_free(struct rw_config *c)
+{
+    for (size_t i = 0; c->listen != NULL && i < c->n_listen; i++) {
+        rw_free(c->listen[i].address);
+        rw_free(c->listen[i].tls_cert);
+        rw_free(c->listen[i].tls_key);
+        rw_free(c->listen[i].client_ca);
+    }
+    rw_free(c->listen);
+    for (size_t i = 0; c->upstreams != NULL && i < c->n_upstreams; i++) {
+        rw_free(c->upstreams[i].name);
+        rw_free(c->upstreams[i].url);
+    }
+    rw_free(c->upstreams);
+    for (size_t i = 0; c->keys != NULL && i < c->n_keys; i++) {
+        rw_free(c->keys[i].name);
+        rw_free(c->keys[i].file);
+        rw_pubkey_free(&c->keys[i].pub);
+    }
+    rw_free(c->keys);
+    for (size_t i = 0; c->push != NULL && i < c->n_push; i++) {
+        rw_free(c->push[i].match);
+        free_strv(c->push[i].identities, c->push[i].n_identities);
+    }
+    rw_free(c->push);
+    for (size_t i = 0; c->pull != NULL && i < c->n_pull; i++) {
+        rw_free(c->pull[i].match);
+        free_strv(c->pull[i].signed_by, c->pull[i].n_signed_by);
+    }
+    rw_free(c->pull);
+    rw_signer_free(&c->signer);
+    rw_free(c->signer_cfg.file_key);
+    rw_free(c->path);
+    rw_free(c->dir);
+    rw_free(c->admin);
+    rw_free(c->default_upstream);
+    rw_free(c->cache.path);
+    rw_free(c->deny_log);
+    rw_free(c->log_level);
+    rw_free(c->log_format);
+    rw_free(c);
+}
+
+static int set_defaults(struct rw_config *c)
+{
+    c->cache.allow_ttl = 86400;
+    c->cache.deny_ttl = 30;
+    c->cache.map_size = 256u * 1024u * 1024u;
+    c->pull_mode = RW_MODE_ENFORCE;
+    c->deny_log = rw_strdup("-");
+    c->log_level = rw_strdup("info");
+    c->log_format = rw_strdup("text");
+    if (c->deny_log == NULL || c->log_level == NULL || c->log_format == NULL) {
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Absolute form of @p p against the working directory (no symlink resolution needed). */
+static char *absolute(const char *p)
+{
+    char cwd[PATH_MAX];
+
+    if (p[0] == '/') {
+        return rw_strdup(p);
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return NULL;
+    }
+    return rw_asprintf("%s/%s", cwd, p);
+}
+
+static int load_doc(struct ld *l, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    yaml_node_t *root;
+    int rc;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, l->doc)) {
+        /* libyaml frees the partial document itself */
+        rc = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : RW_ECONFIG;
+        snprintf(l->err, l->errlen, "%s:%d: %s%s%s", l->name, (int)parser.problem_mark.line + 1,
+                 parser.problem != NULL ? parser.problem : "YAML syntax error",
+                 parser.context != NULL ? " " : "", parser.context != NULL ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    root = yaml_document_get_root_node(l->doc);
+    if (root == NULL) {
+        yaml_document_delete(l->doc);
+        yaml_parser_delete(&parser);
+        snprintf(l->err, l->errlen, "%s:1: empty configuration", l->name);
+        return RW_ECONFIG;
+    }
+    rc = 0;
+    if (!yaml_parser_load(&parser, &extra)) {
+        rc = fail(l, NULL, "YAML syntax error after the first document");
+    } else {
+        if (yaml_document_get_root_node(&extra) != NULL) {
+            rc = fail(l, yaml_document_get_root_node(&extra), "only one YAML document is allowed");
+        }
+        yaml_document_delete(&extra);
+    }
+    yaml_parser_delete(&parser);
+    if (rc != 0) {
+        yaml_document_delete(l->doc);
+    }
+    return rc;
+}
+
+int rw_config_load_mem(const char *name, const char *base_dir, const char *text, size_t len,
+                       struct rw_config **out, char *err, size_t errlen)
+{
+    struct config_box *box = NULL;
+    struct rw_config *c = NULL;
+    yaml_document_t doc;
+    char dummy[8];
+    struct ld l = {0};
+    bool have_doc = false;
+    int rc;
+
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    l.name = name != NULL ? name : "<config>";
+    l.err = err;
+    l.errlen = errlen;
+    if (text == NULL || len > RW_MAX_CONFIG_BYTES) {
+        fail(&l, NULL, "configuration larger than %u bytes", RW_MAX_CONFIG_BYTES);
+        return RW_ECONFIG;
+    }
+    box = rw_calloc(1, sizeof(*box));
+    if (box == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    atomic_init(&box->refs, 1);
+    c = &box->c;
+    l.c = c;
+    rc = set_defaults(c);
+    if (rc != 0) {
+        goto out;
+    }
+    c->dir = absolute(base_dir != NULL && base_dir[0] != '\0' ? base_dir : ".");
+    if (c->dir == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    c->path = name != NULL && name[0] == '/' ? rw_strdup(name)
+                                             : rw_asprintf("%s/%s", c->dir, l.name);
+    if (c->path == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    l.dir = c->dir;
+    l.doc = &doc;
+    rc = load_doc(&l, text, len);
+    if (rc != 0) {
+        goto out;
+    }
+    have_doc = true;
+    rc = parse_root(&l, yaml_document_get_root_node(&doc));
+    if (rc == 0) {
+        rc = policy_hash(c);
+    }
+out:
+    if (have_doc) {
+        yaml_document_delete(&doc);
+    }
+    if (rc == -ENOMEM) {
+        snprintf(err, errlen, "%s: out of memory", l.name);
+    }
+    if (rc != 0) {
+        if (c != NULL) {
+            config_free(c);
+        }
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int rw_config_load(const char *path, struct rw_config **out, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+    char *text = NULL;
+    char *abs = NULL;
+    char *dir = NULL;
+    char *slash;
+    struct rw_config *c = NULL;
+    size_t n;
+    int rc;
+
+    if (err != NULL && errlen > 0) {
+        err[0] = '\0';
+    }
+    if (path == NULL) {
+        return RW_EINVAL;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        rc = -errno;
+        if (err != NULL && errlen > 0) {
+            snprintf(err, errlen, "%s:1: cannot open: %s", path, rw_strerror(rc));
+        }
+        return RW_ECONFIG;
+    }
+    text = rw_malloc(RW_MAX_CONFIG_BYTES + 1);
+    abs = realpath(path, NULL); /* libc allocation: copied below, freed with free() */
+    if (text == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    n = fread(text, 1, RW_MAX_CONFIG_BYTES + 1, f);
+    if (ferror(f) || n > RW_MAX_CONFIG_BYTES) {
+        if (err != NULL && errlen > 0) {
+            snprintf(err, errlen, "%s:1: %s", path,
+                     ferror(f) ? "read error" : "configuration larger than 1 MiB");
+        }
+        rc = RW_ECONFIG;
+        goto out;
+    }
+    dir = rw_strdup(abs != NULL ? abs : path);
+    if (dir == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        dir[0] = '.';
+        dir[1] = '\0';
+    } else if (slash == dir) {
+        slash[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    rc = rw_config_load_mem(path, dir, text, n, &c, err, errlen);
+    if (rc == 0 && abs != NULL) {
+        char *p = rw_strdup(abs);
+
+        if (p == NULL) {
+            rw_config_unref(&c);
+            rc = -ENOMEM;
+            goto out;
+        }
+        rw_free(c->path);
+        c->path = p;
+    }
+    if (rc == 0) {
+        *out = c;
+    }
+out:
+    fclose(f);
+    free(abs); /* from realpath(3) */
+    rw_free(text);
+    rw_free(dir);
+    return rc;
+}
+
+struct rw_config *rw_config_ref(struct rw_config *c)
+{
+    if (c != NULL) {
+        atomic_fetch_add(&((struct config_box *)c)->refs, 1);
+    }
+    return c;
+}
+
+void rw_config_unref(struct rw_config **pc)
+{
+    struct config_box *box;
+
+    if (pc == NULL || *pc == NULL) {
+        return;
+    }
+    box = (struct config_box *)*pc;
+    *pc = NULL;
+    if (atomic_fetch_sub(&box->refs, 1) == 1) {
+        config_free(&box->c);
+    }
+}
+
+const struct rw_upstream_cfg *rw_config_upstream(const struct rw_config *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->n_upstreams; i++) {
+        if (c->upstreams[i].name != NULL && strcmp(c->upstreams[i].name, name) == 0) {
+            return &c->upstreams[i];
+        }
+    }
+    return NULL;
+}
+
+const struct rw_key_cfg *rw_config_key(const struct rw_config *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->n_keys; i++) {
+        if (c->keys[i].name != NULL && c->keys[i].pub != NULL &&
+            strcmp(c->keys[i].name, name) == 0) {
+            return &c->keys[i];
+        }
+    }
+    return NULL;
+}

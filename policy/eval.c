@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pull-side evaluation of one `require: {signed_by: [...]}` rule for one manifest digest:
+ * fetch `sha256-<hex>.sig`, then for each signature layer (at most RW_MAX_SIG_LAYERS) fetch the
+ * payload blob, check its digest, parse it, check that it names the digest being served, and
+ * verify the signature with each key of the rule. Evidence arrives only through the fetch ops
+ * (R23); this file never does I/O.
+ *
+ * Re-entrancy: fetch ops may call back before they return. One loop (run()) advances the state;
+ * a callback arriving while the loop runs only records its result, so the stack never grows with
+ * the number of layers. The object is freed only when it is finished or cancelled AND no fetch is
+ * outstanding AND the loop is not on the stack, so a late fetch callback after cancel is harmless.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rw/err.h"
+#include "rw/log.h"
+#include "rw/mem.h"
+#include "rw/policy.h"
+
+enum eval_state { EV_SIG = 0, EV_LAYERS, EV_STATE_COUNT };
+
+struct rw_policy_eval {
+    const struct rw_config *cfg;           /* borrowed: the caller holds a ref until cb */
+    const struct rw_pull_rule *rule;       /* borrowed: kept alive by cfg */
+    const struct rw_policy_fetch_ops *ops; /* borrowed: kept alive by the caller */
+    void *io;                              /* borrowed: kept alive by the caller */
+    rw_policy_done_cb *cb;
+    void *arg;
+    char digest[RW_MAX_DIGEST_LEN + 1];
+    char sig_tag[80];
+    enum eval_state state;
+    bool sig_requested;
+    bool cancelled;    /* cb must not run any more */
+    bool finished;     /* cb ran */
+    bool running;      /* run() is on the stack */
+    unsigned outstanding; /* fetches whose cb has not arrived (0 or 1) */
+    /* the last fetch result, copied out of the callback (its body is borrowed) */
+    bool have_result;
+    int res_rc;
+    int res_status;
+    bool res_too_big;
+    struct rw_buf body; /* owned */
+    size_t cur_max;
+    /* signature layers */
+    struct rw_cosign_sig_manifest sigm; /* owned */
+    size_t layer;     /* layer being fetched / next to examine */
+    unsigned n_bad;
+    unsigned n_untrusted;
+    unsigned n_upstream;
+    unsigned n_skipped;
+    const char *first_bad; /* static text: why the first bad layer was bad */
+};
+
+/* "team, other" into @p out, truncated with "..." when long. */
+static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n_signed_by; i++) {
+        int n = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : ", ", r->signed_by[i]);
+
+        if (n < 0 || (size_t)n >= cap - used) {
+            if (cap > 4) {
+                memcpy(out + cap - 4, "...", 4);
+            }
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+static bool run(struct rw_policy_eval *e);
+
+/* Free @p e when nothing can reach it any more; true when freed. */
+static bool maybe_free(struct rw_policy_eval *e)
+{
+    if ((e->cancelled || e->finished) && e->outstanding == 0 && !e->running) {
+        rw_buf_fini(&e->body);
+        rw_cosign_sig_manifest_fini(&e->sigm);
+        rw_free(e);
+        return true;
+    }
+    return false;
+}
+
+/* The one exit: rc != 0 becomes a fail-closed verdict here too, so cb always gets a deny. */
+static void finish(struct rw_policy_eval *e, int rc, const struct rw_verdict *v)
+{
+    struct rw_verdict fc;
+
+    if (e->finished || e->cancelled) {
+        return;
+    }
+    e->finished = true;
+    if (rc != 0 || v == NULL) {
+        char detail[sizeof(fc.detail)];
+
+        if (rc == 0) {
+            rc = RW_EINTERNAL;
+        }
+        snprintf(detail, sizeof(detail), "could not check the signatures of %s: %s", e->digest,
+                 rc == RW_EUPSTREAM ? "the upstream registry failed to answer"
+                                    : rw_strerror(rc));
+        fc = rw_verdict_fail_closed(rc, RW_REASON_UPSTREAM_ERROR, detail);
+        e->cb(e->arg, rc, &fc);
+        return;
+    }
+    e->cb(e->arg, 0, v);
+}
+
+static void deny(struct rw_policy_eval *e, enum rw_reason reason, const char *detail)
+{
+    struct rw_verdict v;
+
+    memset(&v, 0, sizeof(v));
+    v.allow = false;
+    v.reason = reason;
+    snprintf(v.detail, sizeof(v.detail), "%s", detail);
+    v.time = (int64_t)time(NULL);
+    finish(e, 0, &v);
+}
+
+static void allow(struct rw_policy_eval *e, const char *key)
+{
+    struct rw_verdict v;
+
+    memset(&v, 0, sizeof(v));
+    v.allow = true;
+    v.reason = RW_REASON_NONE;
+    snprintf(v.key_id, sizeof(v.key_id), "%s", key);
+    snprintf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
+             e->layer + 1, e->sig_tag, key);
+    v.time = (int64_t)time(NULL);
+    finish(e, 0, &v);
+}
+
+/* Nothing passed: pick the reason from what was seen, most decisive first. */
+static void conclude(struct rw_policy_eval *e)
+{
+    char keys[160];
+    char detail[256];
+
+    key_list(e->rule, keys, sizeof(keys));
+    if (e->n_upstream > 0) {
+        /* a layer we could not read might have been the valid one: no decision */
+        finish(e, RW_EUPSTREAM, NULL);
+    } else if (e->n_untrusted > 0) {
+        snprintf(detail, sizeof(detail), "no signature on %s verifies with key %s", e->digest,
+                 keys);
+        deny(e, RW_REASON_UNTRUSTED_KEY, detail);
+    } else if (e->n_bad > 0) {
+        snprintf(detail, sizeof(detail), "signature for %s is invalid (%s); keys tried: %s",
+                 e->digest, e->first_bad != NULL ? e->first_bad : "malformed", keys);
+        deny(e, RW_REASON_BAD_SIGNATURE, detail);
+    } else {
+        snprintf(detail, sizeof(detail), "no cosign signature for %s (keys: %s)", e->digest,
+                 keys);
+        deny(e, RW_REASON_NO_SIGNATURE, detail);
+    }
+}
+
+static void bad(struct rw_policy_eval *e, const char *why)
+{
+    e->n_bad++;
+    if (e->first_bad == NULL) {
+        e->first_bad = why;
+    }
+}
+
+static void on_fetch(void *arg, int rc, int status, const uint8_t *body, size_t len)
+{
+    struct rw_policy_eval *e = arg;
+
+    if (e->outstanding == 0) {
+        /* a second callback for one fetch breaks the ops contract; do not act on it */
+        rw_log_warn(POLICY, "eval: unexpected fetch callback ignored");
+        return;
+    }
+    e->outstanding--;
+    if (e->cancelled || e->finished) {
+        maybe_free(e);
+        return;
+    }
+    e->have_result = true;
+    e->res_rc = rc;
+    e->res_status = status;
+    e->res_too_big = false;
+    rw_buf_reset(&e->body);
+    if (rc == 0 && body != NULL && len > 0) {
+        if (len > e->cur_max) {
+            e->res_too_big = true;
+        } else {
+            int arc = rw_buf_append(&e->body, body, len);
+
+            if (arc != 0) {
+                e->res_rc = arc; /* OOM: reported as rc, never as evidence */
+            }
+        }
+    }
+    if (!e->running) {
+        /* asynchronous completion: drive the loop from here (run() frees when done) */
+        run(e);
+    }
+}
+
+/* Is a 404 body an OCI "not there" (MANIFEST_UNKNOWN / NAME_UNKNOWN) or a bare 404? */
+static bool not_found_body(const uint8_t *p, size_t n)
+{
+    bool json_like = false;
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t') {
+            continue;
+        }
+        json_like = p[i] == '{';
+        break;
+    }
+    if (!json_like) {
+        return true; /* empty, or distribution's text/plain "404 page not found" */
+    }
+    /* substring checks are enough: any other code means the registry said something else */
+    return memmem(p, n, "\"MANIFEST_UNKNOWN\"", 18) != NULL ||
+           memmem(p, n, "\"NAME_UNKNOWN\"", 14) != NULL || memmem(p, n, "\"errors\"", 8) == NULL;
+}
+
+static void on_sig_manifest(struct rw_policy_eval *e)
+{
+    int rc;
+
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0) {
+        rw_log_debug(POLICY, "eval: %s: transport error: %s", e->sig_tag, rw_strerror(e->res_rc));
+        finish(e, RW_EUPSTREAM, NULL);
+        return;
+    }
+    if (e->res_status == 404) {
+        if (not_found_body(e->body.data, e->body.len)) {
+            conclude(e); /* nothing seen: no-signature */
+        } else {
+            finish(e, RW_EUPSTREAM, NULL);
+        }
+        return;
+    }
+    if (e->res_status != 200) {
+        rw_log_debug(POLICY, "eval: %s: upstream answered %d", e->sig_tag, e->res_status);
+        finish(e, RW_EUPSTREAM, NULL);
+        return;
+    }
+    if (e->res_too_big) {
+        bad(e, "signature manifest over the size limit");
+        conclude(e);
+        return;
+    }
+    rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->sigm);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        bad(e, "malformed signature manifest");
+        conclude(e);
+        return;
+    }
+    if (e->sigm.n_ignored > 0) {
+        rw_log_debug(POLICY, "eval: %s: %zu layers over the limit of %u ignored", e->sig_tag,
+                     e->sigm.n_ignored, RW_MAX_SIG_LAYERS);
+    }
+    e->state = EV_LAYERS;
+    e->layer = 0;
+}
+
+static void on_payload(struct rw_policy_eval *e)
+{
+    const struct rw_cosign_sig_layer *l = &e->sigm.layers[e->layer];
+    struct rw_cosign_payload pl;
+    char got[72];
+    int rc;
+
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
+        e->n_upstream++;
+        goto next;
+    }
+    if (e->res_status == 404) {
+        bad(e, "payload blob missing");
+        goto next;
+    }
+    if (e->res_too_big) {
+        bad(e, "payload over the size limit");
+        goto next;
+    }
+    rw_sha256_digest(e->body.data, e->body.len, got);
+    if (strcmp(got, l->digest) != 0) {
+        bad(e, "payload digest mismatch");
+        goto next;
+    }
+    rc = rw_cosign_payload_parse(e->body.data, e->body.len, &pl);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        bad(e, "payload is not a cosign simple-signing payload");
+        goto next;
+    }
+    if (strcmp(pl.digest, e->digest) != 0) {
+        bad(e, "payload signs another image digest");
+        goto next;
+    }
+    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+
+        if (kc == NULL) {
+            continue; /* cannot happen after config validation; never an allow */
+        }
+        rc = rw_pubkey_verify(kc->pub, e->body.data, e->body.len, l->sig, l->sig_len);
+        if (rc == 0) {
+            allow(e, kc->name);
+            return;
+        }
+        if (rc == -ENOMEM) {
+            finish(e, rc, NULL);
+            return;
+        }
+    }
+    e->n_untrusted++;
+next:
+    e->layer++;
+}
+
+/* Start the next fetch, or conclude when there is nothing left to fetch. */
+static void issue_next(struct rw_policy_eval *e)
+{
+    int rc;
+
+    if (e->state == EV_SIG) {
+        if (e->sig_requested) {
+            finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
+            return;
+        }
+        e->sig_requested = true;
+        e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
+        e->outstanding++;
+        rc = e->ops->fetch_manifest(e->io, e->sig_tag, e->cur_max, on_fetch, e);
+    } else {
+        const struct rw_cosign_sig_layer *l;
+
+        for (;;) {
+            if (e->layer >= e->sigm.n_layers) {
+                conclude(e);
+                return;
+            }
+            l = &e->sigm.layers[e->layer];
+            if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
+                e->n_skipped++;
+            } else if (!l->sig_valid_b64 || l->sig_len == 0) {
+                bad(e, "missing or malformed signature annotation");
+            } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
+                bad(e, "payload over the size limit");
+            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
+                bad(e, "payload digest algorithm not supported");
+            } else {
+                break;
+            }
+            e->layer++;
+        }
+        e->cur_max = RW_MAX_PAYLOAD_BYTES;
+        e->outstanding++;
+        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
+    }
+    if (rc != 0 && e->outstanding > 0 && !e->have_result) {
+        /* the op failed without calling back (and by contract will not): a transport error */
+        e->outstanding--;
+        e->have_result = true;
+        e->res_rc = rc < 0 ? rc : RW_EUPSTREAM;
+        e->res_status = 0;
+        e->res_too_big = false;
+        rw_buf_reset(&e->body);
+    }
+}
+
+/* The loop; frees @p e when it is over and then returns true. Never re-entered (R13). */
+static bool run(struct rw_policy_eval *e)
+{
+    if (e->running) {
+        return false;
+    }
+    e->running = true;
+    while (!e->cancelled && !e->finished && e->outstanding == 0) {
+        if (e->have_result) {
+            e->have_result = false;
+            if (e->state == EV_SIG) {
+                on_sig_manifest(e);
+            } else {
+                on_payload(e);
+            }
+        } else {
+            issue_next(e);
+        }
+    }
+    e->running = false;
+    return maybe_free(e);
+}
+
+int rw_policy_eval_start(const struct rw_config *cfg, const struct rw_pull_rule *rule,
+                         const char *digest, const struct rw_policy_fetch_ops *ops, void *io,
+                         rw_policy_done_cb *cb, void *arg, struct rw_policy_eval **out)
+{
+    struct rw_policy_eval *e;
+
+    if (cfg == NULL || rule == NULL || digest == NULL || ops == NULL ||
+        ops->fetch_manifest == NULL || ops->fetch_blob == NULL || cb == NULL || out == NULL ||
+        rule->n_signed_by == 0 || strnlen(digest, RW_MAX_DIGEST_LEN + 1) > RW_MAX_DIGEST_LEN) {
+        return RW_EINVAL;
+    }
+    e = rw_calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return -ENOMEM;
+    }
+    if (rw_cosign_sig_tag(digest, e->sig_tag) != 0) {
+        rw_free(e);
+        return RW_EINVAL;
+    }
+    snprintf(e->digest, sizeof(e->digest), "%s", digest);
+    e->cfg = cfg;
+    e->rule = rule;
+    e->ops = ops;
+    e->io = io;
+    e->cb = cb;
+    e->arg = arg;
+    e->state = EV_SIG;
+    rw_buf_init(&e->body, 0);
+    /* All fetches may complete synchronously: then cb has run and e is gone already. */
+    *out = run(e) ? NULL : e;
+    return 0;
+}
+
+void rw_policy_eval_cancel(struct rw_policy_eval **pe)
+{
+    struct rw_policy_eval *e;
+
+    if (pe == NULL || *pe == NULL) {
+        return;
+    }
+    e = *pe;
+    *pe = NULL;
+    e->cancelled = true;
+    (void)maybe_free(e);
+}
