@@ -43,8 +43,11 @@ struct rw_route_match {
  * @param[out] out       filled on success, untouched on failure
  * @param[out] status    on failure: HTTP status to answer (400 or 404)
  * @param[out] oci_code  on failure: OCI error code ("NAME_INVALID", "DIGEST_INVALID",
- *                       "TAG_INVALID", "NAME_UNKNOWN" (404: not an OCI route), "UNSUPPORTED")
- * @return 0; RW_EINVAL (bad input: status/oci_code set); RW_ETOOBIG (over a bound: 400/414).
+ *                       "TAG_INVALID", "NAME_UNKNOWN" (404: not an OCI route),
+ *                       "BLOB_UPLOAD_UNKNOWN" (404: malformed upload id), "UNSUPPORTED"
+ *                       (bad query bytes: 400; target or query too long: 414)); static string
+ * @return 0; RW_EINVAL (bad input: status/oci_code set); RW_ETOOBIG (over a bound: 414 for the
+ *         target or query, 400/404 with the field's code for a name, tag, digest, id or ns).
  * Rules: must start with "/v2/"; no "//" , "." or ".." segments (before or after decoding);
  * a '%' must be followed by two hex digits; decoded bytes must be printable ASCII without
  * '/' inside a component where the raw form had '%2F'; name, tag and digest per dist-spec
@@ -57,7 +60,8 @@ struct rw_route_match {
 int rw_route_parse(const char *target, size_t len, struct rw_route_match *out, int *status,
                    const char **oci_code);
 
-/** Route name for metrics and logs: "ping", "catalog", "manifest", "blob", "upload", ... */
+/** Route name for metrics and logs: "ping", "catalog", "manifest", "blob", "upload_start",
+ *  "upload", "tags", "referrers"; "unknown" out of range. */
 const char *rw_route_str(enum rw_route r);
 
 #endif
