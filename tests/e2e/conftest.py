@@ -36,8 +36,10 @@ function scope
                           random content (kw passed to lib.images.build_image)
   index_factory     make(tag="v1", arches=("amd64","arm64")) -> Layout with an OCI index at `tag`
   ctr               CtrSession (root only): containerd + a fresh namespace + hosts dir;
-                          .mirror(rw, registry="registry.local") writes certs.d/<registry>/hosts.toml
-                          with server = regwarden; .pull(ref) -> CompletedProcess; .ns; .hosts
+                          .mirror(rw, registry="registry.local", single=False) writes
+                          certs.d/<registry>/hosts.toml with server = regwarden (single=True: one
+                          request per pull step); .pull(ref) -> CompletedProcess; .rm(ref);
+                          .image_digest(ref); .content(); .ns; .hosts
 Markers (pytest.ini): needs_root, slow.
 """
 import os
@@ -217,9 +219,10 @@ class CtrSession:
     def __init__(self, containerd, ns, hosts):
         self.containerd, self.ns, self.hosts = containerd, ns, str(hosts)
 
-    def mirror(self, rw, registry="registry.local"):
-        """certs.d/<registry>/hosts.toml with server = regwarden (so a deny is final)."""
-        self.containerd.hosts_dir(self.hosts, registry, rw.url)
+    def mirror(self, rw, registry="registry.local", single=False):
+        """certs.d/<registry>/hosts.toml with server = regwarden (so a deny is final).
+        single=True: one request per pull step (see lib.containerd.Containerd.hosts_dir)."""
+        self.containerd.hosts_dir(self.hosts, registry, rw.url, single=single)
         return self.hosts
 
     def pull(self, ref, **kw):

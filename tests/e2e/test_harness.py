@@ -94,3 +94,58 @@ def test_ctr_pull_via_hosts_toml_direct(upstream, image_factory, ctr):
     seen = upstream.access(since=m)
     assert seen[0].method == "HEAD" and "ns=registry.local" in seen[0].query, seen
     assert all(a.ua.startswith("containerd/") for a in seen)
+
+
+def test_contract_checkers_accept_contract_examples():
+    """lib.checks accepts DESIGN.md's own examples (with a current time) and rejects a wrong reason."""
+    import datetime
+    from lib import checks
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.123Z")
+    line = {"time": now, "event": "deny", "request_id": "7f3a",
+            "client": {"addr": "127.0.0.1", "identity": None, "user_agent": "containerd/1.6.20"},
+            "image": {"registry": "registry.local", "repository": "team/app", "reference": "v1",
+                      "digest": "sha256:" + "a" * 64},
+            "rule": "registry.local/team/**", "mode": "enforce",
+            "reason": "no-signature", "detail": "no signature by key team"}
+    checks.assert_deny_line(line, "no-signature", "team/app", digest="sha256:" + "a" * 64, reference="v1",
+                            rule="registry.local/team/**", ua_prefix="containerd/")
+    with pytest.raises(AssertionError):
+        checks.assert_deny_line(line, "untrusted-key", "team/app")
+    body = json.dumps({"errors": [{"code": "DENIED", "message": "registry.local/team/app:v1 denied by rule",
+                                   "detail": {"reason": "no-signature", "request_id": "7f3a"}}]}).encode()
+    r = util.Response(403, "Forbidden", [("Content-Type", "application/json")], body)
+    assert checks.assert_denied_body(r, "no-signature") == "7f3a"
+
+
+@pytest.mark.parametrize("kind", ["oci-manifest", "oci-index", "docker-manifest", "docker-list"])
+def test_head_get_checker_holds_for_upstream(kind, upstream, image_factory, index_factory):
+    """The HEAD==GET property test (test_head_get.py) holds for docker-registry itself."""
+    import test_head_get as hg
+    k = hg.KINDS[kind]
+    lay = index_factory() if k["index"] else image_factory()
+    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/x:v1" % upstream.host, all_images=k["index"], fmt=k["fmt"])
+    up = upstream.get_manifest("team/x", "v1")
+    assert up.header("Content-Type") == k["want"]
+
+    class Direct:
+        url = upstream.url
+    rs, bodies = hg._probe(Direct, "team/x", "v1")
+    from lib.checks import assert_manifest_headers_consistent, curl, CONTAINERD_ACCEPT
+    assert_manifest_headers_consistent(rs, up.body, util.sha256_bytes(up.body))
+    c = curl(upstream.url + "/v2/team/x/manifests/v1", headers={"Accept": CONTAINERD_ACCEPT})
+    h = curl(upstream.url + "/v2/team/x/manifests/v1", method="HEAD", headers={"Accept": CONTAINERD_ACCEPT})
+    assert_manifest_headers_consistent([c, h], up.body, util.sha256_bytes(up.body))
+
+
+def test_big_blob_helpers_direct(upstream, monkeypatch):
+    """The streamed upload / curl|sha256sum path of test_big_blob.py, at 24 MiB + 5 bytes, straight upstream."""
+    import os
+    import test_big_blob as bb
+    monkeypatch.setattr(bb, "SIZE", 24 * (1 << 20) + 5)
+    seed = os.urandom(bb.BLOCK)
+    d = bb._digest(seed)
+    bb._stream_put(upstream.url, "direct/big", d, seed)
+    got, _ = bb._curl_sha256("%s/v2/direct/big/blobs/%s" % (upstream.url, d))
+    assert got == d
+    md = bb._put_manifest(upstream.url, "direct/big", "v1", d)
+    assert upstream.manifest_digest("direct/big", "v1") == md

@@ -61,14 +61,25 @@ class Containerd:
         self._ns += 1
         return "t%d" % self._ns
 
-    def hosts_dir(self, directory, registry, server_url, capabilities=("pull", "resolve")):
-        """Write <directory>/<registry>/hosts.toml pointing at server_url; returns directory."""
+    def hosts_dir(self, directory, registry, server_url, single=False):
+        """Write <directory>/<registry>/hosts.toml pointing at server_url; returns directory.
+
+        default (CASES.md form): server = URL plus [host.URL] capabilities pull+resolve. containerd
+          1.6 then lists URL twice (host entry, then server), so a refused resolve is tried twice:
+          two HEADs per denied pull (measured).
+        single=True: server = URL with capabilities pull+resolve, and a push-only [host.URL] entry
+          (ctr 1.6 rejects a hosts.toml without any [host] table: "invalid `host` tree"), so every
+          pull step sends exactly one request. Either way only regwarden is ever contacted.
+        """
         d = os.path.join(str(directory), registry)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
-        caps = ", ".join('"%s"' % c for c in capabilities)
         with open(os.path.join(d, "hosts.toml"), "w") as f:
-            f.write('server = "%s"\n\n[host."%s"]\n  capabilities = [%s]\n' % (server_url, server_url, caps))
+            if single:
+                f.write('server = "%s"\ncapabilities = ["pull", "resolve"]\n\n[host."%s"]\n  capabilities = ["push"]\n'
+                        % (server_url, server_url))
+            else:
+                f.write('server = "%s"\n\n[host."%s"]\n  capabilities = ["pull", "resolve"]\n' % (server_url, server_url))
         return str(directory)
 
     def ctr(self, *args, ns="t", check=False, timeout=180):
