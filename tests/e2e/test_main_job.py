@@ -9,6 +9,7 @@ cosign checker (python cryptography), never with regwarden's code.
 """
 import json
 import os
+import platform
 import re
 
 import pytest
@@ -17,6 +18,7 @@ from lib import checks, images, sigtool, util
 from lib.checks import CONTAINERD_ACCEPT, assert_denied_body, assert_deny_line, curl
 
 TEAM_RULE = "registry.local/team/**"
+HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -249,18 +251,18 @@ def test_signed_index_pulls_with_ctr(upstream, regwarden, index_factory, ctr, ke
     p = ctr.pull("registry.local/team/multi:v1")
     assert p.returncode == 0, "ctr pull of a signed index failed:\n%s" % p.stderr
     assert ctr.image_digest("registry.local/team/multi:v1") == idx_digest
-    assert blobs_of(lay, "v1-amd64") <= ctr.content()
+    assert blobs_of(lay, "v1-" + HOST_ARCH) <= ctr.content()
 
 
 @pytest.mark.needs_root
 def test_platform_child_allowed_through_index_verdict(upstream, regwarden, index_factory, ctr, keys):
-    """Only the index is signed (pushed straight upstream, signed with sigtool): the linux/amd64 child that
+    """Only the index is signed (pushed straight upstream, signed with sigtool): the host-platform child that
     containerd fetches next by digest has no signature of its own and passes through the index's verdict."""
     lay = index_factory()
     push_direct(upstream, lay, "v1", "team/multi:v1", all_images=True)
     idx_digest = lay.digest("v1")
     sign_direct(upstream, "team/multi", idx_digest, keys.team)
-    child = lay.digest("v1-amd64")
+    child = lay.digest("v1-" + HOST_ARCH)
     assert upstream.get_manifest("team/multi", sigtool.sig_tag(child)).status == 404
 
     ctr.mirror(regwarden)

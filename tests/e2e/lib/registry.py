@@ -147,7 +147,10 @@ class Registry:
         time.sleep(0.05)  # let the registry flush a line for a just-finished request
         return len(self.access())
 
-    def requests_for(self, path_fragment, since=0, method=None):
+    def requests_for(self, path_fragment, since=0, method=None, settle=0.1):
+        """Access lines whose path contains path_fragment (after mark `since`); waits `settle` s first so a
+        just-served request's line is written (keeps "no such request" assertions honest)."""
+        time.sleep(settle)
         return [a for a in self.access(since) if path_fragment in a.path and (method is None or a.method == method)]
 
     # -- direct client (bypasses regwarden) ---------------------------------
