@@ -431,6 +431,9 @@ static bool authority_ok(const char *a, size_t n, bool need_port)
     if (colon == NULL) {
         return !need_port && hostname_ok(a, n);
     }
+    if (colon == a && need_port) {
+        return port_ok(a + 1, n - 1); /* ":5001": every address */
+    }
     /* all-digit dotted names are IPv4 (hostname_ok accepts the same characters) */
     return hostname_ok(a, (size_t)(colon - a)) &&
            port_ok(colon + 1, n - (size_t)(colon - a) - 1);

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared includes and small helpers for the policy/ unit tests. */
+#ifndef RW_TEST_POLICY_COMMON_H
+#define RW_TEST_POLICY_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rw/err.h"
+#include "rw/mem.h"
+#include "rw/policy.h"
+#include "support.h"
+
+/* Directory of the policy test data (absolute: meson passes an absolute RW_TEST_DATA). */
+static inline const char *pdata_dir(char *out, size_t cap)
+{
+    return rwt_data_path(out, cap, "policy");
+}
+
+/* Read a vector file, failing the test when missing. Caller free()s. */
+static inline uint8_t *read_vec(const char *rel, size_t *len)
+{
+    char p[1024];
+
+    return rwt_read_file(rwt_vector_path(p, sizeof(p), rel), len);
+}
+
+static inline uint8_t *read_data(const char *rel, size_t *len)
+{
+    char p[1024];
+
+    return rwt_read_file(rwt_data_path(p, sizeof(p), rel), len);
+}
+
+/* Decode a base64 file (one line, maybe a trailing newline) into @p out. */
+static inline size_t read_b64_vec(const char *rel, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    size_t outlen = 0;
+    uint8_t *b = read_vec(rel, &n);
+
+    while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r')) {
+        n--;
+    }
+    assert_int_equal(rw_base64_decode((const char *)b, n, out, cap, &outlen), 0);
+    free(b);
+    return outlen;
+}
+
+static inline struct rw_pubkey *load_vec_key(const char *rel)
+{
+    struct rw_pubkey *pk = NULL;
+    char p[1024];
+
+    assert_int_equal(rw_pubkey_load_file(rwt_vector_path(p, sizeof(p), rel), &pk), 0);
+    return pk;
+}
+
+#endif
