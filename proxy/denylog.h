@@ -43,14 +43,34 @@ struct rw_signed_event {
     const char *signature;   /* the signature tag, "sha256-<hex>.sig" */
 };
 
-/** Open @p path for appending (created 0640), or stdout when "-". */
+/* Bounds on what one line carries; longer values are cut on a UTF-8 character boundary. */
+#define RW_DENYLOG_DETAIL_MAX 512u  /* detail */
+#define RW_DENYLOG_UA_MAX     256u  /* client.user_agent */
+#define RW_DENYLOG_FIELD_MAX  512u  /* every other string field */
+
+/**
+ * Open @p path for appending (O_APPEND|O_CREAT|O_CLOEXEC, created 0640), or stdout when "-".
+ * @return 0; -EINVAL; -ENOMEM; negative errno from open(2).
+ * Ownership: *out is owned by the caller (rw_denylog_close()); @p path is copied.
+ * Thread: startup.
+ */
 int rw_denylog_open(const char *path, struct rw_denylog **out);
+/** Close and free *pd (stdout stays open); no-op on NULL. */
 void rw_denylog_close(struct rw_denylog **pd);
-/** Reopen the same path (log rotation). */
+/**
+ * Reopen the same path (log rotation). The new file replaces the old descriptor atomically
+ * (dup3), so writers on other threads never see a closed descriptor.
+ * @return 0; negative errno (the old file stays in use).  Thread: any.
+ */
 int rw_denylog_reopen(struct rw_denylog *d);
-/** Write one deny/audit-deny line with the current UTC time in milliseconds. Thread: any. */
+/**
+ * Write one deny/audit-deny line with the current UTC time in milliseconds.
+ * Strings that are not UTF-8 are repaired ('?'), then JSON-escaped by jansson.
+ * @return 0; -EINVAL; -ENOMEM; negative errno from write(2); -EIO on a short write.
+ * Thread: any (one write(2) per line).
+ */
 int rw_denylog_deny(struct rw_denylog *d, const struct rw_deny_event *e);
-/** Write one "event":"signed" line. Thread: any. */
+/** Write one "event":"signed" line. Same codes as rw_denylog_deny().  Thread: any. */
 int rw_denylog_signed(struct rw_denylog *d, const struct rw_signed_event *e);
 
 #endif
