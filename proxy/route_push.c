@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The push hook: a manifest PUT under a push rule with sign: true. The manifest (<= 4 MiB) is
+ * read whole, validated (every descriptor digest, C26), forwarded; on the upstream's 201 the
+ * sha256 of the exact bytes is signed (cosign simple-signing), the payload and config blobs are
+ * uploaded and the signature manifest `sha256-<hex>.sig` is written (appending to an existing
+ * one, C18) with the client's own Authorization; only then does the client get the upstream's
+ * 201 (invariant 3). Any failure after the upstream accepted the manifest is a 5xx, so the
+ * client retries and the retry signs again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rw/err.h"
+#include "rw/log.h"
+#include "rw/mem.h"
+#include "rw_version.h"
+#include "proxy.h"
+
+enum push_step {
+    PS_BODY = 0,
+    PS_FORWARD,
+    PS_SIGN,
+    PS_GET_SIG,
+    PS_BLOB_POST,
+    PS_BLOB_PUT,
+    PS_SIG_PUT,
+    PS_STEP_COUNT
+};
+
+static const char *const step_names[PS_STEP_COUNT] = {
+    "read manifest", "forward manifest", "sign", "read existing signatures",
+    "start blob upload", "upload blob", "store signature manifest"};
+
+struct push {
+    struct rw_req *r;                 /* borrowed until the response ends */
+    const struct rw_push_rule *rule;  /* borrowed: kept alive by r->cfg */
+    enum push_step step;
+    struct rw_buf body;               /* the client's manifest */
+    struct rw_xfer *x;                /* owned; the current upstream request */
+    char **fwd_hdrs;                  /* owned */
+    size_t n_fwd_hdrs;
+    char *auth;                       /* owned; "Authorization: ..." or NULL */
+    struct rw_hdrs up201;             /* owned copy of the upstream's 201 headers */
+    char digest[72];
+    char sig_tag[80];
+    struct rw_buf payload;
+    char payload_digest[72];
+    struct rw_buf sig_b64;
+    char key_version[64];
+    struct rw_buf config;
+    char config_digest[72];
+    struct rw_buf sig_manifest;
+    int blob;                         /* 0: payload, 1: config */
+};
+
+static void push_free(struct push *ps)
+{
+    rw_xfer_cancel(&ps->x);
+    rw_buf_fini(&ps->body);
+    rw_upstream_headers_free(&ps->fwd_hdrs, ps->n_fwd_hdrs);
+    rw_free(ps->auth);
+    for (size_t i = 0; i < ps->up201.n; i++) {
+        rw_free(ps->up201.v[i].name);
+        rw_free(ps->up201.v[i].value);
+    }
+    rw_free(ps->up201.v);
+    rw_buf_fini(&ps->payload);
+    rw_buf_fini(&ps->sig_b64);
+    rw_buf_fini(&ps->config);
+    rw_buf_fini(&ps->sig_manifest);
+    rw_free(ps);
+}
+
+static struct rw_req *detach(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+
+    r->route_ctx = NULL;
+    r->on_body_ready = NULL;
+    r->on_close = NULL;
+    push_free(ps);
+    return r;
+}
+
+static void on_close(struct rw_req *r)
+{
+    struct push *ps = r->route_ctx;
+
+    rw_log_warn(PROXY, "conn=%" PRIu64 " req=%s client left during push of %s/%s (%s)",
+                r->conn_id, r->id, r->up->name, r->m.repo, step_names[ps->step]);
+    detach(ps);
+}
+
+/* After the upstream accepted the manifest: 500, nothing reported signed. */
+static void sign_failed(struct push *ps, const char *why)
+{
+    struct rw_req *r = ps->r;
+    char msg[400];
+
+    rw_metrics_signature("error");
+    rw_log_err(PROXY, "conn=%" PRIu64 " req=%s signing %s/%s@%s failed at '%s': %s", r->conn_id,
+               r->id, r->up->name, r->m.repo, ps->digest, step_names[ps->step], why);
+    snprintf(msg, sizeof(msg),
+             "manifest stored upstream but not signed (%s: %s); retry the push", step_names[ps->step],
+             why);
+    detach(ps);
+    rw_req_error(r, 500, "UNKNOWN", msg);
+}
+
+static int start_fetch(struct push *ps, const char *method, const char *url, const char *ctype,
+                       const uint8_t *body, size_t len, bool has_body, size_t max, rw_fetch_cb *cb)
+{
+    const char *hdrs[4];
+    char *h_ctype = NULL;
+    size_t n = 0;
+    struct rw_fetch_req req = {0};
+    int rc;
+
+    hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
+    if (ps->auth != NULL) {
+        hdrs[n++] = ps->auth;
+    }
+    if (ctype != NULL) {
+        h_ctype = rw_asprintf("%s", ctype);
+        if (h_ctype == NULL) {
+            return -ENOMEM;
+        }
+        hdrs[n++] = h_ctype;
+    }
+    req.method = method;
+    req.url = url;
+    req.headers = hdrs;
+    req.n_headers = n;
+    req.body = body;
+    req.body_len = len;
+    req.has_body = has_body;
+    req.max = max;
+    rc = rw_fetch_start(ps->r->w->httpc, &req, cb, ps, &ps->x);
+    rw_free(h_ctype);
+    return rc;
+}
+
+static void answer_client(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+    struct rw_hdr h[64];
+    char *rewritten = NULL;
+    size_t n = 0;
+    struct rw_signed_event e = {0};
+    const char *version = ps->key_version;
+
+    rw_metrics_signature("signed");
+    e.request_id = r->id;
+    e.client_addr = r->client_addr;
+    e.identity = r->identity;
+    e.user_agent = rw_req_header(r, "User-Agent");
+    e.registry = r->up->name;
+    e.repository = r->m.repo;
+    e.reference = r->m.reference;
+    e.digest = ps->digest;
+    e.rule = ps->rule->match;
+    e.key = rw_signer_name(r->cfg->signer);
+    e.key_version = version;
+    e.signature = ps->sig_tag;
+    if (r->w->srv->denylog != NULL) {
+        rw_denylog_signed(r->w->srv->denylog, &e);
+    }
+    rw_log_info(PROXY, "conn=%" PRIu64 " req=%s signed %s/%s@%s key=%s version=%s", r->conn_id,
+                r->id, r->up->name, r->m.repo, ps->digest, e.key, version);
+    for (size_t i = 0; i < ps->up201.n && n < 64; i++) {
+        const struct rw_hdr *u = &ps->up201.v[i];
+        char *value = u->value;
+
+        if (!rw_upstream_resp_header_ok(u->name)) {
+            continue;
+        }
+        if (strcasecmp(u->name, "Location") == 0 && rewritten == NULL) {
+            rewritten = rw_upstream_rewrite_location(r->up, u->value);
+            if (rewritten != NULL) {
+                value = rewritten;
+            }
+        }
+        h[n++] = (struct rw_hdr){u->name, value};
+    }
+    /* headers point into ps->up201: send before freeing */
+    r->route_ctx = NULL;
+    r->on_body_ready = NULL;
+    r->on_close = NULL;
+    r->io->send_head(r, 201, h, n, 0);
+    push_free(ps);
+    rw_free(rewritten);
+    r->io->send_end(r);
+}
+
+static void on_sig_put(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
+                       size_t len);
+static void upload_next_blob(struct push *ps);
+
+static void on_blob_put(void *arg, int rc, int status, const struct rw_hdrs *h,
+                        const uint8_t *body, size_t len)
+{
+    struct push *ps = arg;
+    char why[128];
+    char *url = NULL;
+
+    (void)h;
+    (void)body;
+    (void)len;
+    ps->x = NULL;
+    if (rc != 0 || status != 201) {
+        snprintf(why, sizeof(why), "upstream answered %d (%s)", status, rw_strerror(rc));
+        sign_failed(ps, why);
+        return;
+    }
+    ps->blob++;
+    if (ps->blob < 2) {
+        upload_next_blob(ps);
+        return;
+    }
+    ps->step = PS_SIG_PUT;
+    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->sig_tag);
+    rc = url == NULL ? -ENOMEM
+                     : start_fetch(ps, "PUT", url, "Content-Type: " RW_MT_OCI_MANIFEST,
+                                   ps->sig_manifest.data, ps->sig_manifest.len, true, 64 * 1024,
+                                   on_sig_put);
+    rw_free(url);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+    }
+}
+
+static void on_blob_post(void *arg, int rc, int status, const struct rw_hdrs *h,
+                         const uint8_t *body, size_t len)
+{
+    struct push *ps = arg;
+    const char *loc = rw_hdrs_get(h, "Location");
+    char *abs = NULL;
+    char *url = NULL;
+    const struct rw_buf *blob = ps->blob == 0 ? &ps->payload : &ps->config;
+    const char *digest = ps->blob == 0 ? ps->payload_digest : ps->config_digest;
+    char why[128];
+
+    (void)body;
+    (void)len;
+    ps->x = NULL;
+    if (rc != 0 || status != 202 || loc == NULL) {
+        snprintf(why, sizeof(why), "upload start answered %d (%s)", status, rw_strerror(rc));
+        sign_failed(ps, why);
+        return;
+    }
+    /* credentials go to the upstream's own origin only */
+    abs = rw_upstream_resolve(ps->r->up, loc);
+    if (abs == NULL) {
+        sign_failed(ps, "upload location points outside the upstream");
+        return;
+    }
+    url = rw_asprintf("%s%sdigest=%s", abs, strchr(abs, '?') != NULL ? "&" : "?", digest);
+    ps->step = PS_BLOB_PUT;
+    rc = url == NULL ? -ENOMEM
+                     : start_fetch(ps, "PUT", url, "Content-Type: application/octet-stream",
+                                   blob->data, blob->len, true, 64 * 1024, on_blob_put);
+    rw_free(abs);
+    rw_free(url);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+    }
+}
+
+static void upload_next_blob(struct push *ps)
+{
+    char *url = rw_asprintf("%s/v2/%s/blobs/uploads/", ps->r->up->url, ps->r->m.repo);
+    int rc;
+
+    ps->step = PS_BLOB_POST;
+    rc = url == NULL ? -ENOMEM
+                     : start_fetch(ps, "POST", url, NULL, NULL, 0, false, 64 * 1024, on_blob_post);
+    rw_free(url);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+    }
+}
+
+static void on_sig_put(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
+                       size_t len)
+{
+    struct push *ps = arg;
+    char why[160];
+
+    (void)h;
+    ps->x = NULL;
+    if (rc != 0 || status != 201) {
+        snprintf(why, sizeof(why), "upstream answered %d (%s): %.*s", status, rw_strerror(rc),
+                 (int)(len > 80 ? 80 : len), body != NULL ? (const char *)body : "");
+        sign_failed(ps, why);
+        return;
+    }
+    answer_client(ps);
+}
+
+/* 404 with MANIFEST_UNKNOWN / NAME_UNKNOWN / any other 404 body = no signature yet (C18). */
+static void on_existing_sig(void *arg, int rc, int status, const struct rw_hdrs *h,
+                            const uint8_t *body, size_t len)
+{
+    struct push *ps = arg;
+    char why[128];
+    int brc;
+
+    (void)h;
+    ps->x = NULL;
+    if (rc != 0 || (status != 200 && status != 404)) {
+        snprintf(why, sizeof(why), "upstream answered %d (%s)", status, rw_strerror(rc));
+        sign_failed(ps, why);
+        return;
+    }
+    brc = rw_cosign_sig_manifest_build(status == 200 ? body : NULL, status == 200 ? len : 0,
+                                       ps->payload_digest, ps->payload.len,
+                                       (const char *)ps->sig_b64.data, NULL, 0, &ps->config,
+                                       &ps->sig_manifest);
+    if (brc != 0) {
+        snprintf(why, sizeof(why), "cannot build the signature manifest: %s", rw_strerror(brc));
+        sign_failed(ps, why);
+        return;
+    }
+    rw_sha256_digest(ps->config.data, ps->config.len, ps->config_digest);
+    ps->blob = 0;
+    upload_next_blob(ps);
+}
+
+static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *key_version)
+{
+    struct push *ps = arg;
+    char *url = NULL;
+
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+        return;
+    }
+    snprintf(ps->key_version, sizeof(ps->key_version), "%s",
+             key_version != NULL ? key_version : "");
+    rc = rw_base64_encode(sig, siglen, &ps->sig_b64);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+        return;
+    }
+    ps->step = PS_GET_SIG;
+    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->sig_tag);
+    if (url == NULL) {
+        sign_failed(ps, rw_strerror(-ENOMEM));
+        return;
+    }
+    {
+        const char *hdrs[3];
+        size_t n = 0;
+        struct rw_fetch_req req = {0};
+
+        hdrs[n++] = "Accept: " RW_MT_OCI_MANIFEST ", " RW_MT_DOCKER_MANIFEST;
+        hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
+        if (ps->auth != NULL) {
+            hdrs[n++] = ps->auth;
+        }
+        req.method = "GET";
+        req.url = url;
+        req.headers = hdrs;
+        req.n_headers = n;
+        req.max = RW_MAX_SIG_MANIFEST_BYTES;
+        rc = rw_fetch_start(ps->r->w->httpc, &req, on_existing_sig, ps, &ps->x);
+    }
+    rw_free(url);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+    }
+}
+
+static void sign(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+    char ref[RW_MAX_NAME_LEN + RW_MAX_REPO_LEN + 2];
+    int rc;
+
+    ps->step = PS_SIGN;
+    if (r->cfg->signer == NULL) {
+        sign_failed(ps, "no signer is configured");
+        return;
+    }
+    snprintf(ref, sizeof(ref), "%s/%s", r->up->name, r->m.repo);
+    rc = rw_cosign_sig_tag(ps->digest, ps->sig_tag);
+    if (rc == 0) {
+        rc = rw_cosign_payload_build(ref, ps->digest, &ps->payload);
+    }
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+        return;
+    }
+    rw_sha256_digest(ps->payload.data, ps->payload.len, ps->payload_digest);
+    rc = rw_signer_sign(r->cfg->signer, ps->payload.data, ps->payload.len, on_signed, ps);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+    }
+}
+
+static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
+                         const uint8_t *body, size_t len)
+{
+    struct push *ps = arg;
+    struct rw_req *r = ps->r;
+    const char *advertised;
+
+    ps->x = NULL;
+    if (rc != 0) {
+        rw_log_warn(UPSTREAM, "conn=%" PRIu64 " req=%s manifest PUT to %s failed: %s", r->conn_id,
+                    r->id, r->up->name, rw_strerror(rc));
+        detach(ps);
+        rw_req_error(r, rc == RW_ETIMEOUT ? 504 : 502, "UNAVAILABLE",
+                     "upstream registry unavailable");
+        return;
+    }
+    if (status != 201) {
+        /* the upstream refused it: relay its answer, nothing to sign */
+        struct rw_hdr out[64];
+        char *rewritten = NULL;
+        size_t n = 0;
+        bool blocked;
+
+        for (size_t i = 0; i < h->n && n < 64; i++) {
+            char *value = h->v[i].value;
+
+            if (!rw_upstream_resp_header_ok(h->v[i].name)) {
+                continue;
+            }
+            if (strcasecmp(h->v[i].name, "Location") == 0 && rewritten == NULL) {
+                rewritten = rw_upstream_rewrite_location(r->up, value);
+                value = rewritten != NULL ? rewritten : value;
+            }
+            out[n++] = (struct rw_hdr){h->v[i].name, value};
+        }
+        r->route_ctx = NULL;
+        r->on_body_ready = NULL;
+        r->on_close = NULL;
+        r->io->send_head(r, status, out, n, (int64_t)len);
+        if (len > 0 && !r->head) {
+            r->io->send_data(r, body, len, &blocked);
+        }
+        rw_free(rewritten);
+        push_free(ps);
+        r->io->send_end(r);
+        return;
+    }
+    ps->up201.v = rw_calloc(h->n + 1, sizeof(*ps->up201.v));
+    if (ps->up201.v == NULL) {
+        sign_failed(ps, rw_strerror(-ENOMEM));
+        return;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        ps->up201.v[i].name = rw_strdup(h->v[i].name);
+        ps->up201.v[i].value = rw_strdup(h->v[i].value);
+        ps->up201.n++;
+        if (ps->up201.v[i].name == NULL || ps->up201.v[i].value == NULL) {
+            sign_failed(ps, rw_strerror(-ENOMEM));
+            return;
+        }
+    }
+    rw_sha256_digest(ps->body.data, ps->body.len, ps->digest);
+    advertised = rw_hdrs_get(h, "Docker-Content-Digest");
+    if (advertised != NULL && strcmp(advertised, ps->digest) != 0) {
+        sign_failed(ps, "upstream stored other bytes than the client sent");
+        return;
+    }
+    sign(ps);
+}
+
+static void forward(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+    struct rw_manifest_info info = {0};
+    struct rw_fetch_req req = {0};
+    char *url = NULL;
+    int rc;
+
+    if (rw_manifest_parse(ps->body.data, ps->body.len, rw_req_header(r, "Content-Type"), &info) !=
+        0) {
+        detach(ps);
+        rw_req_error(r, 400, "MANIFEST_INVALID",
+                     "manifest is not a valid OCI or Docker v2 manifest (descriptors checked)");
+        return;
+    }
+    rw_manifest_info_fini(&info);
+    ps->step = PS_FORWARD;
+    url = rw_upstream_url(r->up, &r->m);
+    rc = url == NULL ? -ENOMEM : rw_upstream_req_headers(r, &ps->fwd_hdrs, &ps->n_fwd_hdrs);
+    if (rc == 0) {
+        req.method = "PUT";
+        req.url = url;
+        req.headers = (const char *const *)ps->fwd_hdrs;
+        req.n_headers = ps->n_fwd_hdrs;
+        req.body = ps->body.data;
+        req.body_len = ps->body.len;
+        req.has_body = true;
+        req.max = 64 * 1024;
+        rc = rw_fetch_start(r->w->httpc, &req, on_forwarded, ps, &ps->x);
+    }
+    rw_free(url);
+    if (rc != 0) {
+        detach(ps);
+        rw_req_error(r, 503, "UNAVAILABLE", "cannot start upstream request");
+    }
+}
+
+static void on_body_ready(struct rw_req *r)
+{
+    struct push *ps = r->route_ctx;
+    uint8_t buf[16384];
+
+    if (ps->step != PS_BODY) {
+        return;
+    }
+    for (;;) {
+        size_t n = 0;
+        enum rw_xfer_read st = r->io->read_body(r, buf, sizeof(buf), &n);
+
+        if (n > 0 && rw_buf_append(&ps->body, buf, n) != 0) {
+            detach(ps);
+            rw_req_error(r, 413, "MANIFEST_INVALID", "manifest is larger than 4 MiB");
+            return;
+        }
+        if (st == RW_XFER_READ_PAUSE) {
+            return;
+        }
+        if (st == RW_XFER_READ_EOF) {
+            forward(ps);
+            return;
+        }
+    }
+}
+
+void rw_route_push_manifest(struct rw_req *r, const struct rw_push_rule *rule)
+{
+    struct push *ps = rw_calloc(1, sizeof(*ps));
+    const char *auth = rw_req_header(r, "Authorization");
+
+    if (ps == NULL || (auth != NULL && (ps->auth = rw_asprintf("Authorization: %s", auth)) == NULL)) {
+        rw_free(ps);
+        rw_req_error(r, 503, "UNAVAILABLE", "out of memory");
+        return;
+    }
+    if (r->body_len > (int64_t)RW_MAX_MANIFEST_BYTES) {
+        rw_free(ps->auth);
+        rw_free(ps);
+        rw_req_error(r, 413, "MANIFEST_INVALID", "manifest is larger than 4 MiB");
+        return;
+    }
+    ps->r = r;
+    ps->rule = rule;
+    rw_buf_init(&ps->body, RW_MAX_MANIFEST_BYTES);
+    rw_buf_init(&ps->payload, RW_MAX_PAYLOAD_BYTES);
+    rw_buf_init(&ps->sig_b64, 4096);
+    rw_buf_init(&ps->config, 0);
+    rw_buf_init(&ps->sig_manifest, 0);
+    r->route_ctx = ps;
+    r->on_close = on_close;
+    r->on_body_ready = on_body_ready;
+    on_body_ready(r);
+}

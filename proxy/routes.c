@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Route table and the pass-through route. Every request is validated (image_ref.c) and bound to
+ * a configured upstream before anything is dialed (invariant 4); manifests GET/HEAD go to the
+ * pull gate, signing manifest PUTs to the push hook, everything else streams through here.
+ * Blob GETs by digest are hashed as they stream: a body that does not match its digest never
+ * ends cleanly (C08), because the last piece is held back until the hash is known.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rw/err.h"
+#include "rw/log.h"
+#include "rw/mem.h"
+#include "oci_errors.h"
+#include "proxy.h"
+
+/* ------------------------------------------------------------------ small responses */
+
+static void send_json(struct rw_req *r, int status, const struct rw_hdr *extra, size_t n_extra,
+                      const struct rw_buf *body)
+{
+    struct rw_hdr h[8];
+    size_t n = 0;
+    bool blocked;
+
+    h[n++] = (struct rw_hdr){"Content-Type", "application/json"};
+    h[n++] = (struct rw_hdr){"Docker-Distribution-API-Version", "registry/2.0"};
+    for (size_t i = 0; i < n_extra && n < 8; i++) {
+        h[n++] = extra[i];
+    }
+    r->io->send_head(r, status, h, n, body != NULL ? (int64_t)body->len : 0);
+    if (body != NULL && body->len > 0 && !r->head) {
+        r->io->send_data(r, body->data, body->len, &blocked);
+    }
+    r->io->send_end(r);
+}
+
+void rw_req_error(struct rw_req *r, int status, const char *code, const char *message)
+{
+    struct rw_buf b;
+
+    rw_buf_init(&b, 0);
+    if (rw_oci_error_body(&b, code, message) != 0) {
+        rw_buf_reset(&b);
+    }
+    send_json(r, status, NULL, 0, &b);
+    rw_buf_fini(&b);
+}
+
+static const char *image_ref_str(const struct rw_req *r, char *buf, size_t cap)
+{
+    const char *reg = r->up != NULL ? r->up->name : (r->m.has_ns ? r->m.ns : "?");
+
+    snprintf(buf, cap, "%s/%s%s%s", reg, r->m.repo, r->m.by_digest ? "@" : ":", r->m.reference);
+    return buf;
+}
+
+void rw_req_deny(struct rw_req *r, const char *event, const char *rule, const char *mode,
+                 enum rw_reason reason, const char *digest, const char *detail)
+{
+    struct rw_server *srv = r->w->srv;
+    struct rw_deny_event e = {0};
+    char img[1400];
+    char msg[2400];
+    struct rw_buf b;
+
+    e.event = event;
+    e.request_id = r->id;
+    e.client_addr = r->client_addr;
+    e.identity = r->identity;
+    e.user_agent = rw_req_header(r, "User-Agent");
+    e.registry = r->up != NULL ? r->up->name : (r->m.has_ns ? r->m.ns : NULL);
+    e.repository = r->m.repo[0] != '\0' ? r->m.repo : NULL;
+    e.reference = r->m.reference[0] != '\0' ? r->m.reference : NULL;
+    e.digest = digest;
+    e.rule = rule;
+    e.mode = mode;
+    e.reason = rw_reason_str(reason);
+    e.detail = detail;
+    if (srv->denylog != NULL) {
+        rw_denylog_deny(srv->denylog, &e);
+    }
+    if (strcmp(event, "deny") != 0) {
+        return; /* audit-deny: logged only; the caller serves the request */
+    }
+    snprintf(msg, sizeof(msg), "%s denied by %s%s (%s): %s", image_ref_str(r, img, sizeof(img)),
+             rule != NULL ? "rule " : "", rule != NULL ? rule : "no matching rule",
+             rw_reason_str(reason), detail != NULL ? detail : "");
+    rw_buf_init(&b, 0);
+    if (rw_oci_denied_body(&b, msg, rw_reason_str(reason), r->id) != 0) {
+        rw_buf_reset(&b);
+    }
+    send_json(r, 403, NULL, 0, &b);
+    rw_buf_fini(&b);
+}
+
+/* ------------------------------------------------------------------ pass-through */
+
+struct fwd {
+    struct rw_req *r;         /* borrowed: alive until send_end/abort/on_close */
+    struct rw_xfer *x;        /* owned; NULL once done */
+    char **hdrs;              /* owned */
+    size_t n_hdrs;
+    char *url;                /* owned */
+    bool head_sent;
+    bool blocked;             /* client over high water: upstream receive paused */
+    struct rw_sha256_ctx *hash; /* owned; non-NULL while verifying a blob by digest */
+    struct rw_buf held;       /* last piece, sent once the digest checks out */
+    char *resp_names[64];     /* owned copies of rewritten header values */
+    size_t n_resp;
+};
+
+static void fwd_free(struct fwd *f)
+{
+    rw_xfer_cancel(&f->x);
+    rw_upstream_headers_free(&f->hdrs, f->n_hdrs);
+    rw_free(f->url);
+    rw_sha256_free(&f->hash);
+    rw_buf_fini(&f->held);
+    for (size_t i = 0; i < f->n_resp; i++) {
+        rw_free(f->resp_names[i]);
+    }
+    rw_free(f);
+}
+
+static void fwd_detach(struct rw_req *r)
+{
+    r->route_ctx = NULL;
+    r->on_body_ready = NULL;
+    r->on_writable = NULL;
+    r->on_close = NULL;
+}
+
+static void fwd_on_close(struct rw_req *r)
+{
+    struct fwd *f = r->route_ctx;
+
+    fwd_detach(r);
+    fwd_free(f);
+}
+
+static void fwd_on_body_ready(struct rw_req *r)
+{
+    struct fwd *f = r->route_ctx;
+
+    rw_xfer_resume_send(f->x);
+}
+
+static void fwd_on_writable(struct rw_req *r)
+{
+    struct fwd *f = r->route_ctx;
+
+    if (f->blocked) {
+        f->blocked = false;
+        rw_xfer_resume_recv(f->x);
+    }
+}
+
+static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
+{
+    struct fwd *f = arg;
+    struct rw_req *r = f->r;
+    struct rw_hdr out[64];
+    size_t n = 0;
+    int64_t clen = -1;
+    bool have_api_version = false;
+    const char *cl = rw_hdrs_get(h, "Content-Length");
+
+    if (cl != NULL) {
+        char *end = NULL;
+        long long v = strtoll(cl, &end, 10);
+
+        if (end != cl && *end == '\0' && v >= 0) {
+            clen = v;
+        }
+    }
+    for (size_t i = 0; i < h->n && n < 60; i++) {
+        const char *name = h->v[i].name;
+        const char *value = h->v[i].value;
+
+        if (!rw_upstream_resp_header_ok(name)) {
+            continue;
+        }
+        if (strcasecmp(name, "Location") == 0 || strcasecmp(name, "Link") == 0) {
+            char *nv = strcasecmp(name, "Link") == 0 ? rw_upstream_rewrite_link(r->up, value)
+                                                     : rw_upstream_rewrite_location(r->up, value);
+
+            if (nv != NULL && f->n_resp < 64) {
+                f->resp_names[f->n_resp++] = nv;
+                value = nv;
+            } else {
+                rw_free(nv);
+            }
+        }
+        have_api_version |= strcasecmp(name, "Docker-Distribution-API-Version") == 0;
+        out[n++] = (struct rw_hdr){(char *)name, (char *)value};
+    }
+    if (!have_api_version && r->m.route == RW_ROUTE_PING) {
+        out[n++] = (struct rw_hdr){"Docker-Distribution-API-Version", "registry/2.0"};
+    }
+    if (status == 200 && r->m.route == RW_ROUTE_BLOB && r->m.by_digest && !r->head &&
+        strncmp(r->m.reference, "sha256:", 7) == 0 && rw_req_header(r, "Range") == NULL) {
+        if (rw_sha256_new(&f->hash) != 0) {
+            return -1;
+        }
+        rw_buf_init(&f->held, 0);
+    }
+    f->head_sent = true;
+    return r->io->send_head(r, status, out, n, clen) == 0 ? 0 : -1;
+}
+
+static int fwd_on_data(void *arg, const uint8_t *p, size_t n, bool *pause)
+{
+    struct fwd *f = arg;
+    struct rw_req *r = f->r;
+
+    if (f->blocked) {
+        *pause = true;
+        return 0;
+    }
+    if (f->hash != NULL) {
+        rw_sha256_update(f->hash, p, n);
+        if (f->held.len > 0) {
+            r->io->send_data(r, f->held.data, f->held.len, &f->blocked);
+        }
+        rw_buf_reset(&f->held);
+        return rw_buf_append(&f->held, p, n) == 0 ? 0 : -1;
+    }
+    return r->io->send_data(r, p, n, &f->blocked) == 0 ? 0 : -1;
+}
+
+static enum rw_xfer_read fwd_on_read(void *arg, uint8_t *buf, size_t cap, size_t *n)
+{
+    struct fwd *f = arg;
+
+    return f->r->io->read_body(f->r, buf, cap, n);
+}
+
+static void fwd_on_done(void *arg, int rc)
+{
+    struct fwd *f = arg;
+    struct rw_req *r = f->r;
+
+    f->x = NULL;
+    fwd_detach(r);
+    if (rc != 0) {
+        rw_log_warn(UPSTREAM, "conn=%" PRIu64 " req=%s upstream %s: %s %s failed: %s", r->conn_id,
+                    r->id, r->up->name, r->method, r->target, rw_strerror(rc));
+        if (!f->head_sent) {
+            fwd_free(f);
+            rw_req_error(r, rc == RW_ETIMEOUT ? 504 : 502, "UNAVAILABLE",
+                         "upstream registry unavailable");
+        } else {
+            fwd_free(f);
+            r->io->abort(r);
+        }
+        return;
+    }
+    if (f->hash != NULL) {
+        char got[72];
+        bool blocked;
+
+        rw_sha256_final(f->hash, got);
+        if (strcmp(got, r->m.reference) != 0) {
+            char detail[200];
+
+            snprintf(detail, sizeof(detail), "blob body hashes to %s", got);
+            rw_log_warn(PROXY, "conn=%" PRIu64 " req=%s blob %s/%s: %s; connection reset",
+                        r->conn_id, r->id, r->m.repo, r->m.reference, detail);
+            if (r->w->srv->denylog != NULL) {
+                struct rw_deny_event e = {.event = "deny", .request_id = r->id,
+                                          .client_addr = r->client_addr,
+                                          .identity = r->identity,
+                                          .user_agent = rw_req_header(r, "User-Agent"),
+                                          .registry = r->up->name, .repository = r->m.repo,
+                                          .reference = r->m.reference, .digest = got,
+                                          .mode = "enforce",
+                                          .reason = rw_reason_str(RW_REASON_DIGEST_MISMATCH),
+                                          .detail = detail};
+                rw_denylog_deny(r->w->srv->denylog, &e);
+            }
+            fwd_free(f);
+            r->io->abort(r);
+            return;
+        }
+        if (f->held.len > 0) {
+            r->io->send_data(r, f->held.data, f->held.len, &blocked);
+        }
+    }
+    fwd_free(f);
+    r->io->send_end(r);
+}
+
+static const struct rw_xfer_cbs fwd_cbs = {
+    .on_headers = fwd_on_headers,
+    .on_data = fwd_on_data,
+    .on_read = fwd_on_read,
+    .on_done = fwd_on_done,
+};
+
+void rw_route_forward(struct rw_req *r)
+{
+    struct fwd *f = rw_calloc(1, sizeof(*f));
+    struct rw_xfer_req xr = {0};
+    int rc = -ENOMEM;
+
+    if (f == NULL) {
+        goto fail;
+    }
+    f->r = r;
+    f->url = rw_upstream_url(r->up, &r->m);
+    if (f->url == NULL) {
+        goto fail;
+    }
+    rc = rw_upstream_req_headers(r, &f->hdrs, &f->n_hdrs);
+    if (rc != 0) {
+        goto fail;
+    }
+    xr.method = r->method;
+    xr.url = f->url;
+    xr.headers = (const char *const *)f->hdrs;
+    xr.n_headers = f->n_hdrs;
+    xr.has_body = r->has_body;
+    xr.body_len = r->body_len;
+    r->route_ctx = f;
+    r->on_close = fwd_on_close;
+    r->on_body_ready = fwd_on_body_ready;
+    r->on_writable = fwd_on_writable;
+    rc = rw_xfer_start(r->w->httpc, &xr, &fwd_cbs, f, &f->x);
+    if (rc != 0) {
+        fwd_detach(r);
+        goto fail;
+    }
+    return;
+fail:
+    if (f != NULL) {
+        fwd_free(f);
+    }
+    rw_req_error(r, 503, "UNAVAILABLE", "cannot start upstream request");
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static bool is_attachment_tag(const char *ref)
+{
+    size_t n = strlen(ref);
+
+    if (n != 7 + 64 + 4 || strncmp(ref, "sha256-", 7) != 0) {
+        return false;
+    }
+    return strcmp(ref + 71, ".sig") == 0 || strcmp(ref + 71, ".att") == 0 ||
+           strcmp(ref + 71, ".sbom") == 0;
+}
+
+static bool identity_allowed(const struct rw_push_rule *rule, const char *identity)
+{
+    if (rule->n_identities == 0) {
+        return true;
+    }
+    if (identity == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < rule->n_identities; i++) {
+        if (rw_pattern_match(rule->identities[i], identity)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void rw_routes_dispatch(struct rw_req *r)
+{
+    struct rw_config *cfg = r->cfg;
+    const char *name;
+    int status = 400;
+    const char *code = "UNSUPPORTED";
+    bool write = strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0;
+    const struct rw_push_rule *push = NULL;
+
+    if (rw_route_parse(r->target, strlen(r->target), &r->m, &status, &code) != 0) {
+        r->m.route = RW_ROUTE_COUNT;
+        rw_req_error(r, status, code, "invalid request target");
+        return;
+    }
+    name = r->m.has_ns ? r->m.ns : cfg->default_upstream;
+    r->up = name != NULL ? rw_config_upstream(cfg, name) : NULL;
+    if (r->up == NULL) {
+        char detail[256];
+
+        snprintf(detail, sizeof(detail), "upstream %s is not configured",
+                 name != NULL ? name : "(none: no ns= and no default_upstream)");
+        rw_req_deny(r, "deny", NULL, rw_mode_str(cfg->pull_mode), RW_REASON_UNKNOWN_UPSTREAM,
+                    NULL, detail);
+        return;
+    }
+    if (strcmp(r->method, "OPTIONS") == 0) {
+        rw_req_error(r, 405, "UNSUPPORTED", "method not allowed");
+        return;
+    }
+    if (write && r->m.repo[0] != '\0') {
+        push = rw_policy_push_rule(cfg, r->up->name, r->m.repo);
+        if (push != NULL && !identity_allowed(push, r->identity)) {
+            char detail[300];
+
+            snprintf(detail, sizeof(detail), "identity %s may not push to %s/%s",
+                     r->identity != NULL ? r->identity : "(anonymous)", r->up->name, r->m.repo);
+            rw_req_deny(r, "deny", push->match, "enforce", RW_REASON_PUSH_NOT_ALLOWED, NULL,
+                        detail);
+            return;
+        }
+    }
+    if (r->m.route == RW_ROUTE_MANIFEST) {
+        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
+            rw_route_pull(r);
+            return;
+        }
+        if (strcmp(r->method, "PUT") == 0 && push != NULL && push->sign &&
+            !is_attachment_tag(r->m.reference)) {
+            rw_route_push_manifest(r, push);
+            return;
+        }
+    }
+    rw_route_forward(r);
+}
