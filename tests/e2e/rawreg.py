@@ -108,7 +108,10 @@ class Client:
         try:
             if timeout:
                 s.settimeout(timeout)
-            s.sendall(data)
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass        # answered early and closed; the answer may still be readable
             return _read_reply(s, method_hint)
         finally:
             s.close()
@@ -116,8 +119,9 @@ class Client:
     def request(self, method, target, headers=None, body=None, chunks=None, timeout=None):
         """One request on a fresh connection. target: '/v2/...' (sent as is) or an absolute URL.
 
-        body: bytes (Content-Length) or None; chunks: iterable of bytes sent with
-        Transfer-Encoding: chunked (one chunk each, as given).
+        body: bytes (Content-Length), an iterable of bytes (streamed; pass Content-Length in
+        headers) or None; chunks: iterable of bytes sent with Transfer-Encoding: chunked (one
+        chunk each, as given).
         """
         if target.startswith("http://") or target.startswith("https://"):
             target = target_of(target)
@@ -127,7 +131,7 @@ class Client:
         if chunks is not None:
             h["Transfer-Encoding"] = "chunked"
             h.pop("Content-Length", None)
-        elif body is not None and not any(k.lower() == "content-length" for k in h):
+        elif isinstance(body, (bytes, bytearray)) and not any(k.lower() == "content-length" for k in h):
             h["Content-Length"] = str(len(body))
         elif body is None and method in ("PUT", "POST", "PATCH") and "Content-Length" not in h:
             h["Content-Length"] = "0"
@@ -137,14 +141,22 @@ class Client:
         try:
             if timeout:
                 s.settimeout(timeout)
-            s.sendall(head.encode("latin-1") + b"\r\n")
-            if chunks is not None:
-                for c in chunks:
-                    if c:
-                        s.sendall(b"%x\r\n" % len(c) + c + b"\r\n")
-                s.sendall(b"0\r\n\r\n")
-            elif body:
-                s.sendall(body)
+            try:
+                s.sendall(head.encode("latin-1") + b"\r\n")
+                if chunks is not None:
+                    for c in chunks:
+                        if c:
+                            s.sendall(b"%x\r\n" % len(c) + c + b"\r\n")
+                    s.sendall(b"0\r\n\r\n")
+                elif isinstance(body, (bytes, bytearray)):
+                    s.sendall(body)
+                elif body is not None:          # an iterable of chunks, Content-Length given
+                    for c in body:
+                        s.sendall(c)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server answered early (e.g. 413/400 on a body it refuses) and closed;
+                # its answer may still be readable.
+                pass
             return _read_reply(s, method)
         finally:
             s.close()
