@@ -29,7 +29,8 @@ static void test_error_body_exact(void **state)
     rw_buf_reset(&b);
     assert_int_equal(rw_oci_error_body(&b, "NAME_INVALID", NULL), 0);
     assert_string_equal((char *)b.data,
-                        "{\"errors\":[{\"code\":\"NAME_INVALID\",\"message\":\"\",\"detail\":{}}]}");
+                        "{\"errors\":[{\"code\":\"NAME_INVALID\",\"message\":\"\","
+                        "\"detail\":{}}]}");
     rw_buf_fini(&b);
 }
 
@@ -45,8 +46,8 @@ static void test_denied_body_exact(void **state)
                                         "no-signature", "7f3a01"),
                      0);
     assert_string_equal((char *)b.data,
-                        "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"registry.local/team/app:v1 "
-                        "denied by rule registry.local/team/**: no-signature\",\"detail\":"
+                        "{\"errors\":[{\"code\":\"DENIED\",\"message\":"
+                        "\"registry.local/team/app:v1 denied by rule registry.local/team/**: no-signature\",\"detail\":"
                         "{\"reason\":\"no-signature\",\"request_id\":\"7f3a01\"}}]}");
     rw_buf_reset(&b);
     assert_int_equal(rw_oci_denied_body(&b, "m", NULL, NULL), 0);
@@ -67,7 +68,8 @@ static void test_escaping(void **state)
     assert_int_equal(rw_oci_error_body(&b, "DENIED", msg), 0);
     assert_string_equal((char *)b.data,
                         "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"a \\\"quoted\\\" \\\\ "
-                        "back\\nslash\\t\\u0001\\u001F/ caf\xc3\xa9 \xe2\x82\xac\",\"detail\":{}}]}");
+                        "back\\nslash\\t\\u0001\\u001F/ caf\xc3\xa9 \xe2\x82\xac\","
+                        "\"detail\":{}}]}");
     root = json_loadb((char *)b.data, b.len, 0, &jerr);
     assert_non_null(root);
     assert_string_equal(
