@@ -47,7 +47,8 @@ static void test_denied_body_exact(void **state)
                      0);
     assert_string_equal((char *)b.data,
                         "{\"errors\":[{\"code\":\"DENIED\",\"message\":"
-                        "\"registry.local/team/app:v1 denied by rule registry.local/team/**: no-signature\",\"detail\":"
+                        "\"registry.local/team/app:v1 denied by rule registry.local/team/**: "
+                        "no-signature\",\"detail\":"
                         "{\"reason\":\"no-signature\",\"request_id\":\"7f3a01\"}}]}");
     rw_buf_reset(&b);
     assert_int_equal(rw_oci_denied_body(&b, "m", NULL, NULL), 0);
