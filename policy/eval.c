@@ -12,6 +12,7 @@
  * outstanding AND the loop is not on the stack, so a late fetch callback after cancel is harmless.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,18 @@ struct rw_policy_eval {
     unsigned n_skipped;
     const char *first_bad; /* static text: why the first bad layer was bad */
 };
+
+/* snprintf whose truncation is intended (details are one bounded sentence). */
+static void textf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void textf(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+}
 
 /* "team, other" into @p out, truncated with "..." when long. */
 static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
@@ -103,7 +116,7 @@ static void finish(struct rw_policy_eval *e, int rc, const struct rw_verdict *v)
         if (rc == 0) {
             rc = RW_EINTERNAL;
         }
-        snprintf(detail, sizeof(detail), "could not check the signatures of %s: %s", e->digest,
+        textf(detail, sizeof(detail), "could not check the signatures of %s: %s", e->digest,
                  rc == RW_EUPSTREAM ? "the upstream registry failed to answer"
                                     : rw_strerror(rc));
         fc = rw_verdict_fail_closed(rc, RW_REASON_UPSTREAM_ERROR, detail);
@@ -120,7 +133,7 @@ static void deny(struct rw_policy_eval *e, enum rw_reason reason, const char *de
     memset(&v, 0, sizeof(v));
     v.allow = false;
     v.reason = reason;
-    snprintf(v.detail, sizeof(v.detail), "%s", detail);
+    textf(v.detail, sizeof(v.detail), "%s", detail);
     v.time = (int64_t)time(NULL);
     finish(e, 0, &v);
 }
@@ -132,8 +145,8 @@ static void allow(struct rw_policy_eval *e, const char *key)
     memset(&v, 0, sizeof(v));
     v.allow = true;
     v.reason = RW_REASON_NONE;
-    snprintf(v.key_id, sizeof(v.key_id), "%s", key);
-    snprintf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
+    textf(v.key_id, sizeof(v.key_id), "%s", key);
+    textf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
              e->layer + 1, e->sig_tag, key);
     v.time = (int64_t)time(NULL);
     finish(e, 0, &v);
@@ -150,15 +163,15 @@ static void conclude(struct rw_policy_eval *e)
         /* a layer we could not read might have been the valid one: no decision */
         finish(e, RW_EUPSTREAM, NULL);
     } else if (e->n_untrusted > 0) {
-        snprintf(detail, sizeof(detail), "no signature on %s verifies with key %s", e->digest,
+        textf(detail, sizeof(detail), "no signature on %s verifies with key %s", e->digest,
                  keys);
         deny(e, RW_REASON_UNTRUSTED_KEY, detail);
     } else if (e->n_bad > 0) {
-        snprintf(detail, sizeof(detail), "signature for %s is invalid (%s); keys tried: %s",
+        textf(detail, sizeof(detail), "signature for %s is invalid (%s); keys tried: %s",
                  e->digest, e->first_bad != NULL ? e->first_bad : "malformed", keys);
         deny(e, RW_REASON_BAD_SIGNATURE, detail);
     } else {
-        snprintf(detail, sizeof(detail), "no cosign signature for %s (keys: %s)", e->digest,
+        textf(detail, sizeof(detail), "no cosign signature for %s (keys: %s)", e->digest,
                  keys);
         deny(e, RW_REASON_NO_SIGNATURE, detail);
     }
