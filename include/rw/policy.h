@@ -255,6 +255,7 @@ int rw_cosign_sig_tag(const char *digest, char out[80]);
  * @param[out] config_out  config blob bytes
  * @param[out] manifest_out manifest bytes (OCI image manifest)
  * A layer already present with the same payload digest and signature is not added twice.
+ * @p ann_kv holds @p n_ann key/value pairs: ann_kv[2i] is a key, ann_kv[2i+1] its value.
  */
 int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
                                  const char *payload_digest, uint64_t payload_size,
@@ -316,6 +317,13 @@ struct rw_policy_eval;
  * malformed signature), upstream-error (fetch failed: transport, 401, 5xx). A .sig tag 404
  * (MANIFEST_UNKNOWN, NAME_UNKNOWN, bare 404) means "no signature".
  * Ownership: @p cfg and @p rule must stay alive until cb (caller holds a config ref).
+ * Handle: when every fetch completed synchronously, cb has already run and *out is NULL on
+ * return 0. Otherwise *out is the handle until cb runs; after cb it is invalid (do not cancel it;
+ * calling rw_policy_eval_cancel from inside cb is allowed). A fetch op that returns non-zero must
+ * not call its cb (it counts as a transport error). A fetch cb arriving after cancel is harmless:
+ * the evaluation is freed only when no fetch is outstanding.
+ * @return 0; RW_EINVAL (bad arguments, rule without signed_by, digest not sha256); -ENOMEM
+ *         (then cb is never called).
  * Thread: the caller's loop; cb runs on it.
  */
 int rw_policy_eval_start(const struct rw_config *cfg, const struct rw_pull_rule *rule,
