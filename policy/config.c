@@ -1358,7 +1358,8 @@ int rw_config_load(const char *path, struct rw_config **out, char *err, size_t e
 {
     FILE *f = NULL;
     char *text = NULL;
-    char *abs = NULL;
+    char absbuf[PATH_MAX];
+    const char *abs;
     char *dir = NULL;
     char *slash;
     struct rw_config *c = NULL;
@@ -1380,7 +1381,7 @@ int rw_config_load(const char *path, struct rw_config **out, char *err, size_t e
         return RW_ECONFIG;
     }
     text = rw_malloc(RW_MAX_CONFIG_BYTES + 1);
-    abs = realpath(path, NULL); /* libc allocation: copied below, freed with free() */
+    abs = realpath(path, absbuf);
     if (text == NULL) {
         rc = -ENOMEM;
         goto out;
@@ -1425,7 +1426,6 @@ int rw_config_load(const char *path, struct rw_config **out, char *err, size_t e
     }
 out:
     fclose(f);
-    free(abs); /* from realpath(3) */
     rw_free(text);
     rw_free(dir);
     return rc;
