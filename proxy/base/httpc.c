@@ -156,10 +156,9 @@ static void on_sock_event(evutil_socket_t fd, short kind, void *arg)
     int running = 0;
 
     curl_multi_socket_action(h->multi, fd, action, &running);
+    /* no "running == 0 -> drop the timer" shortcut: a completion callback may just have
+     * added a transfer whose first kick is that timer */
     check_multi_info(h);
-    if (running <= 0 && evtimer_pending(h->timer, NULL)) {
-        evtimer_del(h->timer);
-    }
 }
 
 static void on_timer_event(evutil_socket_t fd, short kind, void *arg)
