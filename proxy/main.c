@@ -17,7 +17,9 @@ static void usage(FILE *f)
                "  regwarden serve  -c FILE          run the proxy (SIGHUP reloads, SIGTERM drains)\n"
                "  regwarden check  -c FILE          validate config and policy (exit 0 ok, 2 invalid)\n"
                "  regwarden verify -c FILE REF      pull-side verdict for REF (exit 0 allow, 1 deny, 2 error)\n"
-               "  regwarden denies -c FILE [--since DURATION] [--json]   summarise the deny log\n"
+               "  regwarden denies -c FILE|--log FILE [--since DURATION] [--image PATTERN]\n"
+               "                   [--reason REASON] [--top N] [--recent N] [--json] [--html FILE]\n"
+               "                                    summarise the deny log (and its rotations)\n"
                "  regwarden cache  -c FILE stats|purge [--digest D]\n"
                "  regwarden version\n");
 }
