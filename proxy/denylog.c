@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct rw_denylog {
     int fd;         /* owned unless is_stdout */
     bool is_stdout;
     char *path;     /* owned; NULL for stdout */
+    atomic_llong next_check_s; /* CLOCK_MONOTONIC second of the next moved-file check */
 };
 
 static int open_path(const char *path, int *fd)
@@ -115,6 +117,38 @@ out:
         close(nfd);
     }
     return rc;
+}
+
+/*
+ * Rotation without a signal: at most once per RW_DENYLOG_CHECK_S, the writer that wins the
+ * compare-exchange checks whether d->fd is still the file at d->path (deleted: st_nlink 0;
+ * moved or replaced: another inode or nothing at the path) and reopens if not. Lines written
+ * in between land in the moved file, which is where logrotate expects them.
+ */
+static void check_moved(struct rw_denylog *d)
+{
+    struct timespec now;
+    struct stat fst;
+    struct stat pst;
+    long long due;
+
+    if (d->is_stdout) {
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    due = atomic_load_explicit(&d->next_check_s, memory_order_relaxed);
+    if ((long long)now.tv_sec < due ||
+        !atomic_compare_exchange_strong(&d->next_check_s, &due,
+                                        (long long)now.tv_sec + RW_DENYLOG_CHECK_S)) {
+        return;
+    }
+    if (fstat(d->fd, &fst) != 0) {
+        return;
+    }
+    if (fst.st_nlink == 0 || stat(d->path, &pst) != 0 || pst.st_ino != fst.st_ino ||
+        pst.st_dev != fst.st_dev) {
+        (void)rw_denylog_reopen(d); /* on failure the old file stays in use */
+    }
 }
 
 /* "2026-12-03T12:00:00.123Z" */
@@ -246,6 +280,7 @@ static int write_line(struct rw_denylog *d, const json_t *root)
         goto out;
     }
     line[need] = '\n';
+    check_moved(d);
     /* Retrying a partial write would split the line; O_APPEND writes of this size to a regular
      * file are not partial in practice, so a short write is reported, not patched up. */
     do {

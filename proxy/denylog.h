@@ -47,6 +47,8 @@ struct rw_signed_event {
 #define RW_DENYLOG_DETAIL_MAX 512u  /* detail */
 #define RW_DENYLOG_UA_MAX     256u  /* client.user_agent */
 #define RW_DENYLOG_FIELD_MAX  512u  /* every other string field */
+/* How often (seconds) a write checks that the path still names the open file (rotation). */
+#define RW_DENYLOG_CHECK_S    1
 
 /**
  * Open @p path for appending (O_APPEND|O_CREAT|O_CLOEXEC, created 0640), or stdout when "-".
@@ -58,8 +60,10 @@ int rw_denylog_open(const char *path, struct rw_denylog **out);
 /** Close and free *pd (stdout stays open); no-op on NULL. */
 void rw_denylog_close(struct rw_denylog **pd);
 /**
- * Reopen the same path (log rotation). The new file replaces the old descriptor atomically
- * (dup3), so writers on other threads never see a closed descriptor.
+ * Reopen the same path (log rotation; SIGUSR1). The new file replaces the old descriptor
+ * atomically (dup3), so writers on other threads never see a closed descriptor. Writes also
+ * reopen by themselves, at most every RW_DENYLOG_CHECK_S seconds, when the file was moved or
+ * deleted (inode at the path differs, or st_nlink is 0).
  * @return 0; negative errno (the old file stays in use).  Thread: any.
  */
 int rw_denylog_reopen(struct rw_denylog *d);
