@@ -29,7 +29,7 @@ import store as storemod
 from lib import images, util
 
 __all__ = ["fake", "store", "sink", "fake_rw", "fake_upstream", "Sink", "rw_client", "deny_reasons",
-           "wait_deny", "push_direct", "seed_fake", "blob_image", "sig_tag", "ACCEPT"]
+           "wait_deny", "skopeo_copy", "push_direct", "seed_fake", "blob_image", "sig_tag", "ACCEPT"]
 
 ACCEPT = rawreg.MANIFEST_ACCEPT
 
@@ -130,9 +130,15 @@ def wait_deny(rw, since, reason, timeout=5.0):
         time.sleep(0.05)
 
 
+def skopeo_copy(src, dst, **kw):
+    """lib.images.skopeo_copy with a timeout that fails a hung transfer in minutes, not 15."""
+    kw.setdefault("timeout", 180)
+    return images.skopeo_copy(src, dst, **kw)
+
+
 def push_direct(layout, tag, registry_host, repo, ref="v1", **kw):
     """skopeo copy an OCI layout tag straight to a registry (bypassing regwarden)."""
-    return images.skopeo_copy(layout.ref(tag), "docker://%s/%s:%s" % (registry_host, repo, ref), **kw)
+    return skopeo_copy(layout.ref(tag), "docker://%s/%s:%s" % (registry_host, repo, ref), **kw)
 
 
 def seed_fake(fake, layout, tag, repo, ref="v1"):

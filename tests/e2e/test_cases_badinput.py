@@ -12,6 +12,7 @@ import time
 import pytest
 
 from casekit import *  # noqa: F401,F403
+from casekit import skopeo_copy
 from casekit import rw_client, sig_tag
 from lib import images, util
 
@@ -46,7 +47,7 @@ ODD_PATHS = [
 @pytest.fixture
 def seeded(upstream, regwarden, image_factory):
     lay = image_factory()
-    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % upstream.host)
+    skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % upstream.host)
     return lay
 
 

@@ -10,6 +10,7 @@ the response must not end cleanly (reset / short body), never a complete 200 of 
 import pytest
 
 from casekit import *  # noqa: F401,F403
+from casekit import skopeo_copy
 from casekit import blob_image, fake_upstream, rw_client, seed_fake, wait_deny
 from lib import images, sigtool, util
 
@@ -85,7 +86,7 @@ def test_c08_skopeo_by_digest_fails_cleanly(fake, rw, image_factory, workdir):
     lay = image_factory()
     digest = seed_fake(fake, lay, "v1", "library/app")
     fake.set_faults(corrupt_manifest=[digest])
-    p = images.skopeo_copy("docker://%s/library/app@%s" % (rw.host, digest), "oci:%s:v1" % (workdir / "out"),
+    p = skopeo_copy("docker://%s/library/app@%s" % (rw.host, digest), "oci:%s:v1" % (workdir / "out"),
                            check=False, timeout=120)
     assert p.returncode != 0, "skopeo accepted a manifest that does not hash to its digest"
     assert rw.proc.alive()

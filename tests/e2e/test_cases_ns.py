@@ -12,6 +12,7 @@ import urllib.parse
 import pytest
 
 from casekit import *  # noqa: F401,F403
+from casekit import skopeo_copy
 from casekit import push_direct, rw_client
 from lib import images, util
 
@@ -38,18 +39,18 @@ def test_c16_ns_accepted_and_not_forwarded(upstream, regwarden, image_factory):
 
 def test_c16_signed_pull_with_ns_and_without(upstream, regwarden, image_factory, workdir):
     lay = image_factory()
-    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)   # signed on the way
+    skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)   # signed on the way
     c = rw_client(regwarden)
     r = c.manifest("team/app", "v1", query="?ns=registry.local")
     assert r.status == 200 and util.sha256_bytes(r.body) == lay.digest("v1"), r
-    p = images.skopeo_copy("docker://%s/team/app:v1" % regwarden.host, "oci:%s:v1" % (workdir / "out"), check=False)
+    p = skopeo_copy("docker://%s/team/app:v1" % regwarden.host, "oci:%s:v1" % (workdir / "out"), check=False)
     assert p.returncode == 0, p.stderr[-2000:]
 
 
 @pytest.mark.needs_root
 def test_c16_ctr_pull_sends_ns_which_is_stripped(upstream, regwarden, image_factory, ctr):
     lay = image_factory()
-    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
+    skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
     ctr.mirror(regwarden)
     m = upstream.mark()
     p = ctr.pull("registry.local/team/app:v1")

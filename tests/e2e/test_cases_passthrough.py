@@ -2,7 +2,7 @@
 """Issue 2 item 3: every OCI endpoint passes through to the upstream.
 
 Uploads (POST / PATCH / PUT are in test_cases_uploads.py), cross-repo mount (201, and 202
-when the upstream cannot mount), tags list (with pagination Link), catalog, DELETE of a
+when the upstream cannot mount), tags list, catalog (with its pagination Link), DELETE of a
 manifest and of a blob.
 """
 import pytest
@@ -50,25 +50,31 @@ def test_cross_repo_mount_fallback_202(upstream, regwarden, src):
     assert r.status == 201 and r.header("Docker-Content-Digest") == d, r
 
 
-def test_tags_list_and_pagination(upstream, regwarden, src):
+def test_tags_list(upstream, regwarden, src):
     c = rw_client(regwarden)
     r = c.get("/v2/library/src/tags/list")
     assert r.status == 200, r
     assert r.json() == {"name": "library/src", "tags": ["v1", "v2"]}
+    # distribution 2.8.2 ignores n= on tags/list; whatever it answers comes through unchanged
+    direct = util.http("GET", upstream.url + "/v2/library/src/tags/list?n=1")
     r = c.get("/v2/library/src/tags/list?n=1")
-    assert r.status == 200 and r.json()["tags"] == ["v1"], r
+    assert (r.status, r.json()) == (direct.status, direct.json()), (r, direct)
+
+
+def test_catalog_and_pagination(upstream, regwarden, src, image_factory):
+    push_direct(src, "v1", upstream.host, "library/zzz")
+    c = rw_client(regwarden)
+    r = c.get("/v2/_catalog")
+    assert r.status == 200, r
+    assert {"library/src", "library/zzz"} <= set(r.json()["repositories"]), r
+    r = c.get("/v2/_catalog?n=1")
+    assert r.status == 200 and r.json()["repositories"] == ["library/src"], r
     link = r.header("Link")
     assert link and 'rel="next"' in link, r
     assert upstream.host not in link, link
     nxt = link.split(";")[0].strip().strip("<>")
     r = c.get(nxt)
-    assert r.status == 200 and r.json()["tags"] == ["v2"], r
-
-
-def test_catalog(upstream, regwarden, src):
-    r = rw_client(regwarden).get("/v2/_catalog")
-    assert r.status == 200, r
-    assert "library/src" in r.json()["repositories"], r
+    assert r.status == 200 and r.json()["repositories"] == ["library/zzz"], r
 
 
 def test_delete_manifest_and_blob(upstream, regwarden, src):

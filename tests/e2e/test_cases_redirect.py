@@ -13,6 +13,7 @@ import pytest
 
 import rawreg
 from casekit import *  # noqa: F401,F403
+from casekit import skopeo_copy
 from casekit import fake_upstream, rw_client, seed_fake
 from lib import images, sigtool, util
 
@@ -70,7 +71,7 @@ def test_c02_skopeo_pull_with_redirects_and_signature_check(fake, store, keys, m
     rw = regwarden_factory(main_config(fake_upstream(fake)))
     fake.set_faults(redirect_blobs=store.url, require_bearer=True)
     out = workdir / "out"
-    p = images.skopeo_copy("docker://%s/team/app:v1" % rw.host, "oci:%s:v1" % out, check=False)
+    p = skopeo_copy("docker://%s/team/app:v1" % rw.host, "oci:%s:v1" % out, check=False)
     assert p.returncode == 0, "skopeo pull through regwarden failed:\n%s\n--- regwarden\n%s" % (
         p.stderr[-3000:], util.tail(rw.stderr_path))
     got = images.Layout(str(out))

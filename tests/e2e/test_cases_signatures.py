@@ -15,6 +15,7 @@ import pytest
 
 import rawreg
 from casekit import *  # noqa: F401,F403
+from casekit import skopeo_copy
 from casekit import fake_upstream, push_direct, rw_client, seed_fake, sig_tag
 from lib import images, sigtool, util
 
@@ -42,7 +43,7 @@ def test_c18_sig_lookup_404_with_other_code_still_signs(fake, main_config, regwa
     rw = regwarden_factory(main_config(fake_upstream(fake)))
     fake.set_faults(sig_404_code=code)
     lay = image_factory()
-    p = images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % rw.host, check=False)
+    p = skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % rw.host, check=False)
     assert p.returncode == 0, "push through regwarden failed:\n%s\n--- regwarden\n%s" % (
         p.stderr[-2000:], util.tail(rw.stderr_path))
     digest = lay.digest("v1")
@@ -80,7 +81,7 @@ def test_c18_skopeo_push_with_sig_500_fails(fake, main_config, regwarden_factory
     rw = regwarden_factory(main_config(fake_upstream(fake)))
     fake.set_faults(sig_500=True)
     lay = image_factory()
-    p = images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % rw.host, check=False, timeout=300)
+    p = skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % rw.host, check=False, timeout=300)
     assert p.returncode != 0, "skopeo push succeeded although the signature could not be stored"
     assert _signed_events(rw, lay.digest("v1")) == []
 
@@ -93,7 +94,7 @@ def test_c18_signing_appends_to_foreign_signature(upstream, regwarden, image_fac
     sigtool.attach(client, "team/app", digest, keys.other.private_key(), "registry.local/team/app")
     foreign = json.loads(upstream.get_manifest("team/app", sig_tag(digest)).body)["layers"]
     assert len(foreign) == 1
-    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
+    skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
     v = sigtool.verify(client, "team/app", digest, {"team": keys.team.public_key()})
     assert v.ok, v
     layers = v.manifest["layers"]
@@ -104,7 +105,7 @@ def test_c18_signing_appends_to_foreign_signature(upstream, regwarden, image_fac
 
 def test_c18_pushing_signature_tags_does_not_sign_them(upstream, regwarden, image_factory, keys):
     lay = image_factory()
-    images.skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
+    skopeo_copy(lay.ref("v1"), "docker://%s/team/app:v1" % regwarden.host)
     digest = lay.digest("v1")
     # a second signature written by a client THROUGH regwarden (cosign-style)
     body, sig_digest = sigtool.attach(sigtool.RegClient(regwarden.url), "team/app", digest, keys.other.private_key(),
