@@ -76,10 +76,14 @@ int rw_admin_start(struct rw_worker *w, const char *address)
     size_t hl;
 
     if (http == NULL || colon == NULL) {
+        if (http != NULL) {
+            evhttp_free(http);
+        }
         return -1;
     }
     hl = (size_t)(colon - address);
     if (hl >= sizeof(host)) {
+        evhttp_free(http);
         return -1;
     }
     memcpy(host, address, hl);
@@ -94,6 +98,15 @@ int rw_admin_start(struct rw_worker *w, const char *address)
         evhttp_free(http);
         return -1;
     }
+    w->admin = http;
     rw_log_info(PROXY, "admin listening on %s", address);
     return 0;
+}
+
+void rw_admin_stop(struct rw_worker *w)
+{
+    if (w->admin != NULL) {
+        evhttp_free(w->admin);
+        w->admin = NULL;
+    }
 }

@@ -45,6 +45,7 @@ struct rw_worker {
     size_t n_conns;
     struct event *drain_ev;      /* owned */
     struct event *sweep_ev;      /* owned */
+    struct evhttp *admin;        /* owned; worker 0 only (admin.c) */
     struct conn *conns;          /* list of live connections (conn.c) */
 };
 
@@ -179,5 +180,7 @@ int rw_metrics_render(struct rw_server *s, struct rw_buf *out);
 
 int rw_server_run(const char *config_path);
 int rw_admin_start(struct rw_worker *w, const char *address);
+/** Free the admin listener of @p w, if any (before its event base). */
+void rw_admin_stop(struct rw_worker *w);
 
 #endif

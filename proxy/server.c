@@ -237,6 +237,7 @@ static void worker_fini(struct rw_worker *w)
         event_free(w->sweep_ev);
     }
     rw_httpc_free(&w->httpc);
+    rw_admin_stop(w); /* the evhttp and its listener live on w->base */
     if (w->base != NULL) {
         event_base_free(w->base);
     }
