@@ -918,6 +918,40 @@ static void html_chart(FILE *f, const struct summary *s)
     fprintf(f, "</p>\n");
 }
 
+static void html_recent(FILE *f, const struct summary *s, const struct opts *o)
+{
+    static const char *const cols[] = {"time", "event", "reason", "rule", "detail", "request_id"};
+
+    fprintf(f, "<h2>Most recent</h2>\n<table><tr><th>time</th><th>event</th><th>reason</th>"
+               "<th>rule</th><th>detail</th><th>request_id</th><th>image</th><th>client</th></tr>\n");
+    for (size_t i = 0; i < s->recent_n; i++) {
+        const struct rw_buf *b = recent_at(s, o, i);
+        json_t *root = json_loadb((const char *)b->data, b->len, 0, NULL);
+        json_t *im = json_object_get(root, "image");
+        json_t *cl = json_object_get(root, "client");
+
+        fprintf(f, "<tr>");
+        for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+            fprintf(f, "<td>");
+            html_esc(f, str_or(root, cols[c], "-"));
+            fprintf(f, "</td>");
+        }
+        fprintf(f, "<td>");
+        html_esc(f, str_or(im, "registry", "-"));
+        fprintf(f, "/");
+        html_esc(f, str_or(im, "repository", "-"));
+        fprintf(f, ":");
+        html_esc(f, str_or(im, "reference", "-"));
+        fprintf(f, "</td><td>");
+        html_esc(f, str_or(cl, "addr", "-"));
+        fprintf(f, " ");
+        html_esc(f, str_or(cl, "identity", ""));
+        fprintf(f, "</td></tr>\n");
+        json_decref(root);
+    }
+    fprintf(f, "</table>\n");
+}
+
 static int write_html(const struct summary *s, const struct opts *o)
 {
     FILE *f = fopen(o->html_path, "w");
@@ -937,7 +971,7 @@ static int write_html(const struct summary *s, const struct opts *o)
                "table{border-collapse:collapse;margin-bottom:16px}\n"
                "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}\n"
                "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
-               ".legend span{margin-right:12px}.legend i{display:inline-block;width:10px;"
+               ".legend span{margin-right:12px;white-space:nowrap}.legend i{display:inline-block;width:10px;"
                "height:10px;margin-right:4px}\n</style></head><body>\n"
                "<h1>regwarden deny review</h1>\n");
     fprintf(f, "<p id=total>%lu denies (%lu deny, %lu audit-deny) from %s to %s; ", s->total,
@@ -968,6 +1002,7 @@ static int write_html(const struct summary *s, const struct opts *o)
     html_table(f, "By client (node address)", "client", &s->clients, o->top);
     html_table(f, "By identity", "identity", &s->identities, o->top);
     html_table(f, "By rule", "rule", &s->rules, o->top);
+    html_recent(f, s, o);
     fprintf(f, "</body></html>\n");
     if (ferror(f)) {
         rc = -EIO;
