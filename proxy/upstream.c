@@ -241,19 +241,83 @@ char *rw_upstream_resolve(const struct rw_upstream_cfg *up, const char *loc)
 
 /* ------------------------------------------------------------------ evidence fetches */
 
+#define RW_MAX_EVIDENCE_REDIRECTS 3
+
+/* One evidence fetch. It copies what it needs: a cancelled evaluation still waits for this
+ * callback, but the pull that owned the evidence_io may be gone by then. */
 struct evidence_fetch {
     rw_policy_fetch_cb *cb;
     void *arg;
+    struct rw_httpc *httpc; /* borrowed: the worker's, lives as long as its loop */
+    char *up_url;           /* owned; the upstream's origin */
+    char *auth;             /* owned; "Authorization: ..." or NULL */
+    size_t max;
+    int hops;
 };
+
+static void evidence_free(struct evidence_fetch *f)
+{
+    rw_free(f->up_url);
+    rw_free(f->auth);
+    rw_free(f);
+}
+
+static int evidence_send(struct evidence_fetch *f, const char *url, bool with_auth);
 
 static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
                         size_t len)
 {
     struct evidence_fetch *f = arg;
+    const char *loc = rw_hdrs_get(h, "Location");
 
-    (void)h;
+    /* Blob stores redirect to object storage (C02): follow, and send the registry credential
+     * only while the target is the upstream's own origin. */
+    if (rc == 0 && (status == 301 || status == 302 || status == 303 || status == 307 ||
+                    status == 308) && loc != NULL && f->hops < RW_MAX_EVIDENCE_REDIRECTS) {
+        size_t olen = origin_len(loc);
+        char *next = NULL;
+        bool same = false;
+
+        if (olen > 0 && (strncasecmp(loc, "http://", 7) == 0 || strncasecmp(loc, "https://", 8) == 0)) {
+            next = rw_strdup(loc);
+            same = strlen(f->up_url) == olen && strncasecmp(f->up_url, loc, olen) == 0;
+        } else if (olen == 0 && loc[0] == '/' && loc[1] != '/') {
+            next = rw_asprintf("%s%s", f->up_url, loc);
+            same = true;
+        }
+        if (next != NULL) {
+            int src;
+
+            f->hops++;
+            src = evidence_send(f, next, same);
+            rw_free(next);
+            if (src == 0) {
+                return;
+            }
+            rc = src;
+        }
+    }
     f->cb(f->arg, rc, status, body, len);
-    rw_free(f);
+    evidence_free(f);
+}
+
+static int evidence_send(struct evidence_fetch *f, const char *url, bool with_auth)
+{
+    const char *hdrs[3];
+    size_t n = 0;
+    struct rw_fetch_req req = {0};
+
+    hdrs[n++] = "Accept: " RW_ACCEPT_ALL_MANIFESTS;
+    hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
+    if (with_auth && f->auth != NULL) {
+        hdrs[n++] = f->auth;
+    }
+    req.method = "GET";
+    req.url = url;
+    req.headers = hdrs;
+    req.n_headers = n;
+    req.max = f->max;
+    return rw_fetch_start(f->httpc, &req, on_evidence, f, NULL);
 }
 
 static int evidence_get(struct rw_evidence_io *io, const char *kind, const char *ref, size_t max,
@@ -261,10 +325,6 @@ static int evidence_get(struct rw_evidence_io *io, const char *kind, const char 
 {
     struct evidence_fetch *f = NULL;
     char *url = NULL;
-    char *auth = NULL;
-    const char *hdrs[3];
-    size_t n = 0;
-    struct rw_fetch_req req = {0};
     int rc = -ENOMEM;
 
     f = rw_calloc(1, sizeof(*f));
@@ -274,28 +334,27 @@ static int evidence_get(struct rw_evidence_io *io, const char *kind, const char 
     }
     f->cb = cb;
     f->arg = arg;
-    hdrs[n++] = "Accept: " RW_ACCEPT_ALL_MANIFESTS;
-    hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
+    f->httpc = io->httpc;
+    f->max = max;
+    f->up_url = rw_strdup(io->up->url);
+    if (f->up_url == NULL) {
+        goto out;
+    }
     if (io->authorization != NULL) {
-        auth = rw_asprintf("Authorization: %s", io->authorization);
-        if (auth == NULL) {
+        f->auth = rw_asprintf("Authorization: %s", io->authorization);
+        if (f->auth == NULL) {
             goto out;
         }
-        hdrs[n++] = auth;
     }
-    req.method = "GET";
-    req.url = url;
-    req.headers = hdrs;
-    req.n_headers = n;
-    req.max = max;
-    rc = rw_fetch_start(io->httpc, &req, on_evidence, f, NULL);
+    rc = evidence_send(f, url, true);
     if (rc == 0) {
         f = NULL;
     }
 out:
-    rw_free(f);
+    if (f != NULL) {
+        evidence_free(f);
+    }
     rw_free(url);
-    rw_free(auth);
     return rc;
 }
 
