@@ -337,6 +337,7 @@ int rw_server_run(const char *config_path)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     evthread_use_pthreads();
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    rw_httpc_set_timing_cb(rw_metrics_upstream_seconds);
     rw_conn_init();
     s.n_workers = ncpu > 0 ? (size_t)ncpu : 1;
     if (getenv("RW_WORKERS") != NULL) {

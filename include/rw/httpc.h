@@ -25,6 +25,14 @@ struct rw_hdrs {
     size_t n;
 };
 
+/**
+ * Process-wide observer of finished transfers (seconds from start to end, failures included),
+ * set once at startup before any worker runs; proxy/ feeds its upstream latency histogram.
+ * Thread: called on the worker thread that ran the transfer.
+ */
+typedef void rw_httpc_timing_cb(double seconds);
+void rw_httpc_set_timing_cb(rw_httpc_timing_cb *cb);
+
 /** Case-insensitive lookup; NULL when absent. */
 const char *rw_hdrs_get(const struct rw_hdrs *h, const char *name);
 

@@ -109,9 +109,22 @@ static int map_result(const struct rw_xfer *x, CURLcode res)
     return RW_EUPSTREAM;
 }
 
+static rw_httpc_timing_cb *timing_cb; /* set once before workers start */
+
+void rw_httpc_set_timing_cb(rw_httpc_timing_cb *cb)
+{
+    timing_cb = cb;
+}
+
 static void finish(struct rw_xfer *x, CURLcode res)
 {
     int rc = map_result(x, res);
+    double secs = 0;
+
+    if (timing_cb != NULL &&
+        curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK) {
+        timing_cb(secs);
+    }
 
     curl_multi_remove_handle(x->h->multi, x->easy);
     x->in_multi = false;
