@@ -6,6 +6,11 @@
  * less than RW_BODY_HIGH_WATER bytes wait for the upstream, and libevent stops reading the
  * socket when its input buffer is full. Connection teardown is deferred to a loop event so no
  * connection is freed inside one of its callbacks (R13).
+ *
+ * Layers (R12): socket or TLS (tls.c gives a libevent_openssl bufferevent; the SPIFFE ID of a
+ * verified client certificate becomes the identity of every request on the connection) ->
+ * HTTP/1.1 here, or HTTP/2 in h2.c when ALPN chose h2 or a plain connection opens with the h2c
+ * prior-knowledge preface. In h2 mode this file only moves bytes and owns the life cycle.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,9 +36,20 @@
 #include "rw/log.h"
 #include "rw/mem.h"
 #include "conn.h"
+#include "h2.h"
 #include "proxy.h"
+#include "tls.h"
 
-enum conn_state { CONN_IDLE = 0, CONN_HEAD, CONN_BODY, CONN_WAIT_RESP, CONN_CLOSING, CONN_DEAD };
+enum conn_state {
+    CONN_HANDSHAKE = 0, /* TLS handshake in progress */
+    CONN_IDLE,
+    CONN_HEAD,
+    CONN_BODY,
+    CONN_WAIT_RESP,
+    CONN_H2,            /* h2.c owns the protocol */
+    CONN_CLOSING,
+    CONN_DEAD
+};
 
 struct conn {
     uint64_t id;
@@ -43,6 +59,9 @@ struct conn {
     http_parser parser;
     enum conn_state state;
     char peer[64];
+    char *identity;           /* owned; SPIFFE ID of the verified client certificate, or NULL */
+    bool fresh;               /* no byte parsed yet: the h2c preface may still come */
+    struct rw_h2 *h2;         /* owned; non-NULL in h2 mode */
     /* request head being parsed */
     struct rw_buf url;
     struct rw_buf name;
@@ -69,6 +88,8 @@ static http_parser_settings settings;
 
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c);
+static int h2c_preface(struct evbuffer *in);
+static void start_h2(struct conn *c);
 static void req_free(struct conn *c);
 
 static const char *reason_phrase(int status)
@@ -482,6 +503,9 @@ static void dispatch(struct conn *c)
     c->hdrs.v = NULL;
     c->hdrs.n = 0;
     snprintf(r->client_addr, sizeof(r->client_addr), "%s", c->peer);
+    if (c->identity != NULL) {
+        r->identity = rw_strdup(c->identity);
+    }
     if (p->flags & F_CHUNKED) {
         r->has_body = true;
         r->body_len = -1;
@@ -494,7 +518,8 @@ static void dispatch(struct conn *c)
     c->body = evbuffer_new();
     c->resp_started = false;
     c->state = c->msg_complete ? CONN_WAIT_RESP : CONN_BODY;
-    if (r->target == NULL || c->body == NULL || r->cfg == NULL) {
+    if (r->target == NULL || c->body == NULL || r->cfg == NULL ||
+        (c->identity != NULL && r->identity == NULL)) {
         rw_req_error(r, 503, "UNAVAILABLE", "out of memory");
         return;
     }
@@ -534,10 +559,27 @@ static void conn_process(struct conn *c)
 {
     struct evbuffer *in;
 
-    if (c->bev == NULL || c->state == CONN_CLOSING || c->state == CONN_DEAD) {
+    if (c->bev == NULL || c->state == CONN_CLOSING || c->state == CONN_DEAD ||
+        c->state == CONN_HANDSHAKE) {
+        return;
+    }
+    if (c->h2 != NULL) {
+        rw_h2_on_read(c->h2);
         return;
     }
     in = bufferevent_get_input(c->bev);
+    if (c->fresh) {
+        switch (h2c_preface(in)) {
+        case 0:
+            c->fresh = false;
+            break;
+        case 1:
+            start_h2(c);
+            return;
+        default:
+            return; /* could still be the preface: wait for more bytes */
+        }
+    }
     for (;;) {
         struct evbuffer_iovec v;
         size_t feed;
@@ -607,6 +649,79 @@ static void conn_process(struct conn *c)
 
 /* ------------------------------------------------------------------ connection life cycle */
 
+/* 1: the h2c preface; 0: not it (HTTP/1.1); -1: a prefix of it so far. */
+static int h2c_preface(struct evbuffer *in)
+{
+    uint8_t head[RW_H2_PREFACE_LEN];
+    size_t n = evbuffer_get_length(in);
+
+    if (n > sizeof(head)) {
+        n = sizeof(head);
+    }
+    if (evbuffer_copyout(in, head, n) != (ev_ssize_t)n) {
+        return 0;
+    }
+    if (memcmp(head, RW_H2_PREFACE, n) != 0) {
+        return 0;
+    }
+    return n == sizeof(head) ? 1 : -1;
+}
+
+static void h2_host_done(void *arg)
+{
+    struct conn *c = arg;
+
+    if (c->state == CONN_DEAD || c->bev == NULL) {
+        return;
+    }
+    c->state = CONN_CLOSING;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        conn_close(c);
+    }
+}
+
+static void h2_host_active(void *arg, bool active)
+{
+    struct conn *c = arg;
+
+    if (c->bev == NULL) {
+        return;
+    }
+    if (active) {
+        /* streams in flight: a client reading a long blob sends nothing for a while */
+        bufferevent_set_timeouts(c->bev, NULL, NULL);
+    } else {
+        idle_timeouts(c);
+    }
+}
+
+static void start_h2(struct conn *c)
+{
+    struct rw_h2_host host = {
+        .w = c->w,
+        .conn_id = c->id,
+        .peer = c->peer,
+        .identity = c->identity,
+        .in = bufferevent_get_input(c->bev),
+        .out = bufferevent_get_output(c->bev),
+        .on_done = h2_host_done,
+        .on_active = h2_host_active,
+        .arg = c,
+    };
+
+    c->fresh = false;
+    c->state = CONN_H2;
+    if (rw_h2_new(&host, &c->h2) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (atomic_load(&c->w->srv->draining)) {
+        rw_h2_drain(c->h2);
+    }
+}
+
 static void conn_free(struct conn *c)
 {
     if (c->pprev != NULL) {
@@ -619,6 +734,8 @@ static void conn_free(struct conn *c)
     rw_buf_fini(&c->name);
     rw_buf_fini(&c->value);
     hdrs_free(&c->hdrs);
+    rw_h2_free(&c->h2);
+    rw_free(c->identity);
     event_free(c->kick);
     rw_free(c);
 }
@@ -642,6 +759,9 @@ static void conn_close(struct conn *c)
         return;
     }
     c->state = CONN_DEAD;
+    if (c->h2 != NULL) {
+        rw_h2_detach(c->h2); /* routes get on_close; the session is freed with the conn */
+    }
     if (c->req != NULL) {
         struct rw_req *r = c->req;
 
@@ -676,9 +796,35 @@ static void on_write(struct bufferevent *bev, void *arg)
         }
         return;
     }
+    if (c->h2 != NULL) {
+        rw_h2_on_write(c->h2);
+        return;
+    }
     if (c->req != NULL && c->req->on_writable != NULL) {
         c->req->on_writable(c->req);
     }
+}
+
+/* TLS handshake finished: who is the client, and which protocol did ALPN pick? */
+static void on_handshake(struct conn *c)
+{
+    if (rw_tls_bev_identity(c->bev, &c->identity) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->identity != NULL) {
+        rw_log_debug(TLS, "conn=%" PRIu64 " client identity %s", c->id, c->identity);
+    }
+    if (rw_tls_bev_is_h2(c->bev)) {
+        start_h2(c);
+        if (c->h2 != NULL) {
+            rw_h2_on_read(c->h2);
+        }
+        return;
+    }
+    c->state = CONN_IDLE;
+    c->fresh = false; /* h2 over TLS is chosen by ALPN only */
+    conn_process(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -686,7 +832,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct conn *c = arg;
 
     (void)bev;
+    if ((what & BEV_EVENT_CONNECTED) && c->state == CONN_HANDSHAKE) {
+        on_handshake(c);
+        return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        if ((what & BEV_EVENT_ERROR) && c->state == CONN_HANDSHAKE) {
+            rw_log_debug(TLS, "conn=%" PRIu64 " TLS handshake failed", c->id);
+        }
         if ((what & BEV_EVENT_TIMEOUT) && c->req == NULL) {
             rw_log_debug(PROXY, "conn=%" PRIu64 " idle timeout", c->id);
         }
@@ -694,7 +847,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockaddr *sa)
+void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
+                    struct rw_tls *tls)
 {
     struct conn *c = rw_calloc(1, sizeof(*c));
     int one = 1;
@@ -718,12 +872,24 @@ void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockad
     rw_buf_init(&c->name, RW_MAX_HEADER_BYTES);
     rw_buf_init(&c->value, RW_MAX_HEADER_BYTES);
     c->kick = event_new(w->base, -1, 0, on_kick, c);
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (c->kick == NULL) {
+        c->bev = NULL;
+        evutil_closesocket(fd);
+    } else if (tls != NULL) {
+        /* rw_tls_bev_new closes fd itself on failure */
+        c->bev = rw_tls_bev_new(tls, w->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        c->state = CONN_HANDSHAKE;
+    } else {
+        c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        c->state = CONN_IDLE;
+        c->fresh = true;
+        if (c->bev == NULL) {
+            evutil_closesocket(fd);
+        }
+    }
     if (c->kick == NULL || c->bev == NULL) {
         if (c->bev != NULL) {
             bufferevent_free(c->bev);
-        } else {
-            evutil_closesocket(fd);
         }
         if (c->kick != NULL) {
             event_free(c->kick);
@@ -756,7 +922,11 @@ void rw_conn_drain_idle(struct rw_worker *w)
     while (c != NULL) {
         struct conn *next = c->next;
 
-        if (c->req == NULL && c->state != CONN_DEAD) {
+        if (c->h2 != NULL) {
+            if (c->state == CONN_H2) {
+                rw_h2_drain(c->h2);
+            }
+        } else if (c->req == NULL && c->state != CONN_DEAD && c->state != CONN_CLOSING) {
             conn_close(c);
         } else {
             c->keep_alive = false;

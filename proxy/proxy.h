@@ -20,6 +20,7 @@
 
 struct event_base;
 struct rw_req;
+struct rw_tls;
 struct conn;
 
 struct rw_server {
@@ -31,6 +32,14 @@ struct rw_server {
     atomic_long connections;
     struct rw_worker *workers; /* owned */
     size_t n_workers;
+    struct rw_tls **tls;       /* owned; one per listen[] entry, NULL for plain listeners */
+    size_t n_tls;
+};
+
+/* What an accept callback needs: the worker and the listener's TLS context (or NULL). */
+struct rw_listener_arg {
+    struct rw_worker *w;       /* borrowed */
+    struct rw_tls *tls;        /* borrowed: kept alive by the server */
 };
 
 struct rw_worker {
@@ -39,6 +48,7 @@ struct rw_worker {
     struct event_base *base;     /* owned */
     struct rw_httpc *httpc;      /* owned */
     struct evconnlistener **listeners; /* owned */
+    struct rw_listener_arg *listener_args; /* owned; parallel to listeners */
     size_t n_listeners;
     pthread_t thread;
     uint64_t next_conn_id;

@@ -5,6 +5,9 @@
  * thread only waits for signals: SIGHUP reloads config and policy atomically (a bad file is
  * refused and the old one stays), SIGTERM/SIGINT drain (stop accepting, finish in-flight
  * requests up to RW_DRAIN_TIMEOUT_S, exit 0), SIGUSR1 reopens the deny log.
+ * TLS listeners share one rw_tls per listen[] entry across workers; the main thread polls the
+ * certificate files every RW_TLS_POLL_S seconds between signals (and on SIGHUP) and tls.c swaps
+ * the context without touching open connections.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,9 +31,11 @@
 #include "rw_version.h"
 #include "conn.h"
 #include "proxy.h"
+#include "tls.h"
 
 #define RW_DRAIN_TIMEOUT_S 20
 #define RW_SWEEP_INTERVAL_S 60
+#define RW_TLS_POLL_S 2 /* certificate files are checked this often (cert-manager rotation) */
 
 struct rw_config *rw_server_config(struct rw_server *s)
 {
@@ -115,7 +120,8 @@ static int probe_bind(const struct sockaddr_storage *ss, socklen_t len)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
-    struct rw_worker *w = arg;
+    struct rw_listener_arg *la = arg;
+    struct rw_worker *w = la->w;
 
     (void)l;
     (void)len;
@@ -123,7 +129,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    rw_conn_accept(w, fd, sa);
+    rw_conn_accept(w, fd, sa, la->tls);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -185,8 +191,9 @@ static int worker_init(struct rw_server *s, struct rw_worker *w, size_t idx,
         return -ENOMEM;
     }
     w->listeners = rw_calloc(cfg->n_listen + 1, sizeof(*w->listeners));
+    w->listener_args = rw_calloc(cfg->n_listen + 1, sizeof(*w->listener_args));
     w->drain_ev = evtimer_new(w->base, on_drain_tick, w);
-    if (w->listeners == NULL || w->drain_ev == NULL) {
+    if (w->listeners == NULL || w->listener_args == NULL || w->drain_ev == NULL) {
         return -ENOMEM;
     }
     for (size_t i = 0; i < cfg->n_listen; i++) {
@@ -196,8 +203,10 @@ static int worker_init(struct rw_server *s, struct rw_worker *w, size_t idx,
         if (parse_addr(cfg->listen[i].address, &ss, &len) != 0) {
             return RW_ECONFIG;
         }
+        w->listener_args[i].w = w;
+        w->listener_args[i].tls = i < s->n_tls ? s->tls[i] : NULL;
         w->listeners[i] = evconnlistener_new_bind(
-            w->base, on_accept, w,
+            w->base, on_accept, &w->listener_args[i],
             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
                 LEV_OPT_CLOSE_ON_EXEC,
             1024, (struct sockaddr *)&ss, (int)len);
@@ -230,6 +239,7 @@ static void worker_fini(struct rw_worker *w)
         }
     }
     rw_free(w->listeners);
+    rw_free(w->listener_args);
     if (w->drain_ev != NULL) {
         event_free(w->drain_ev);
     }
@@ -293,12 +303,6 @@ int rw_server_run(const char *config_path)
         struct sockaddr_storage ss;
         socklen_t len = 0;
 
-        if (cfg->listen[i].tls_cert != NULL) {
-            rw_log_err(PROXY, "%s:%d: TLS listeners are not supported yet (see README)",
-                       cfg->path, cfg->listen[i].line);
-            rw_config_unref(&cfg);
-            return 2;
-        }
         if (parse_addr(cfg->listen[i].address, &ss, &len) != 0) {
             rw_log_err(PROXY, "%s:%d: bad listen address %s", cfg->path, cfg->listen[i].line,
                        cfg->listen[i].address);
@@ -328,6 +332,20 @@ int rw_server_run(const char *config_path)
         return 1;
     }
     s.cfg = cfg;
+    s.tls = rw_calloc(cfg->n_listen + 1, sizeof(*s.tls));
+    if (s.tls == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    s.n_tls = cfg->n_listen;
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        if (cfg->listen[i].tls_cert != NULL && rw_tls_new(&cfg->listen[i], &s.tls[i]) != 0) {
+            rw_log_err(PROXY, "%s:%d: TLS listener %s cannot start", cfg->path,
+                       cfg->listen[i].line, cfg->listen[i].address);
+            rc = RW_ECONFIG;
+            goto out;
+        }
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
@@ -370,11 +388,24 @@ int rw_server_run(const char *config_path)
     for (;;) {
         int sig = 0;
 
-        if (sigwait(&set, &sig) != 0) {
+        struct timespec poll = {RW_TLS_POLL_S, 0};
+
+        sig = sigtimedwait(&set, NULL, &poll);
+        if (sig < 0) {
+            for (size_t i = 0; i < s.n_tls; i++) {
+                if (s.tls[i] != NULL) {
+                    rw_tls_reload(s.tls[i], false);
+                }
+            }
             continue;
         }
         if (sig == SIGHUP) {
             reload(&s, config_path);
+            for (size_t i = 0; i < s.n_tls; i++) {
+                if (s.tls[i] != NULL) {
+                    rw_tls_reload(s.tls[i], true);
+                }
+            }
         } else if (sig == SIGUSR1) {
             rw_denylog_reopen(s.denylog);
         } else if (sig == SIGTERM || sig == SIGINT) {
@@ -402,6 +433,10 @@ out:
     if (s.cache != NULL) {
         rw_cache_sync(s.cache);
     }
+    for (size_t i = 0; s.tls != NULL && i < s.n_tls; i++) {
+        rw_tls_free(&s.tls[i]);
+    }
+    rw_free(s.tls);
     rw_cache_close(&s.cache);
     rw_denylog_close(&s.denylog);
     rw_config_unref(&s.cfg);

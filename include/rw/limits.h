@@ -24,6 +24,15 @@
 #define RW_MAX_RULES              1024u                /* push + pull rules */
 #define RW_MAX_UPSTREAMS          64u
 #define RW_MAX_LISTENERS          16u
+#define RW_H2_MAX_STREAMS         100u                 /* concurrent streams per h2 connection */
+#define RW_H2_STREAM_WINDOW       (1u * 1024u * 1024u) /* request body buffered per stream */
+#define RW_H2_CONN_WINDOW         (8u * 1024u * 1024u) /* request body buffered per connection */
+#define RW_H2_MAX_REQ_PER_S       10000u               /* new streams per connection per second */
+#define RW_H2_MAX_RST_PER_S       200u                 /* client RST_STREAM per second, then GOAWAY */
+#define RW_H2_MAX_CTRL_PER_S      200u                 /* client SETTINGS + PING per second */
+#define RW_H2_MAX_CONTINUATIONS   8u                   /* CONTINUATION frames per header block */
+#define RW_H2_STREAM_HIGH_WATER   (512u * 1024u)       /* response bytes queued per h2 stream */
+#define RW_H2_STREAM_LOW_WATER    (128u * 1024u)       /* resume the route below this */
 #define RW_BODY_HIGH_WATER        (1u * 1024u * 1024u) /* buffered bytes before backpressure */
 #define RW_BODY_LOW_WATER         (256u * 1024u)       /* resume below this */
 #define RW_IDLE_TIMEOUT_MS        120000               /* client idle between requests */
