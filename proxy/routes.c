@@ -366,7 +366,15 @@ static bool identity_allowed(const struct rw_push_rule *rule, const char *identi
         return false;
     }
     for (size_t i = 0; i < rule->n_identities; i++) {
-        if (rw_pattern_match(rule->identities[i], identity)) {
+        const char *pat = rule->identities[i];
+
+        /* "spiffe://" would be an empty path segment for the pattern matcher: compare the
+         * scheme, then match trust-domain/path with `*` per segment */
+        if (strncmp(pat, "spiffe://", 9) == 0 && strncmp(identity, "spiffe://", 9) == 0 &&
+            rw_pattern_match(pat + 9, identity + 9)) {
+            return true;
+        }
+        if (rw_pattern_match(pat, identity)) {
             return true;
         }
     }
