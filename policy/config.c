@@ -560,6 +560,21 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
             return fail(l, k, "upstreams: invalid upstream name '%.64s'", sval(k));
         }
         rc = get_str(l, k, "upstreams", RW_MAX_NAME_LEN, &u->name);
+        if (rc == 0 && v->type == YAML_MAPPING_NODE) {
+            /* name: {url: URL, ca: FILE} (the short form is name: URL) */
+            static const char *const ukeys[] = {"url", "ca", NULL};
+            yaml_node_t *cv = get(l, v, "ca");
+            yaml_node_t *uv = get(l, v, "url");
+
+            rc = check_map(l, v, "upstreams.<name>", ukeys);
+            if (rc == 0 && uv == NULL) {
+                rc = fail(l, v, "upstreams.%s: url is required", u->name);
+            }
+            if (rc == 0 && cv != NULL) {
+                rc = resolve(l, cv, "upstreams.<name>.ca", &u->ca);
+            }
+            v = uv != NULL ? uv : v;
+        }
         if (rc == 0) {
             rc = get_str(l, v, "upstreams", CFG_MAX_URL, &u->url);
         }
@@ -1177,6 +1192,7 @@ static void config_free(struct rw_config *c)
     for (size_t i = 0; c->upstreams != NULL && i < c->n_upstreams; i++) {
         rw_free(c->upstreams[i].name);
         rw_free(c->upstreams[i].url);
+        rw_free(c->upstreams[i].ca);
     }
     rw_free(c->upstreams);
     for (size_t i = 0; c->keys != NULL && i < c->n_keys; i++) {

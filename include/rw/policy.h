@@ -30,6 +30,8 @@ struct rw_listen_cfg {
 struct rw_upstream_cfg {
     char *name; /* owned; "registry.local" */
     char *url;  /* owned; "http://127.0.0.1:5000", scheme+authority, no trailing '/' */
+    char *ca;   /* owned; upstreams.<name>.ca: CA bundle for an https upstream, absolute; NULL =
+                 * the system store */
     int line;
 };
 
