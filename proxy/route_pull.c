@@ -343,6 +343,7 @@ int rw_pull_start(struct rw_worker *w, struct rw_config *cfg, struct rw_cache *c
     }
     req.method = "GET";
     req.url = url;
+    req.ca_file = up->ca;
     req.headers = hdrs;
     req.n_headers = n;
     req.max = RW_MAX_MANIFEST_BYTES;

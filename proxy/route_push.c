@@ -133,6 +133,7 @@ static int start_fetch(struct push *ps, const char *method, const char *url, con
     }
     req.method = method;
     req.url = url;
+    req.ca_file = ps->r->up->ca;
     req.headers = hdrs;
     req.n_headers = n;
     req.body = body;
@@ -364,6 +365,7 @@ static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, cons
         }
         req.method = "GET";
         req.url = url;
+        req.ca_file = ps->r->up->ca;
         req.headers = hdrs;
         req.n_headers = n;
         req.max = RW_MAX_SIG_MANIFEST_BYTES;
@@ -494,6 +496,7 @@ static void forward(struct push *ps)
     if (rc == 0) {
         req.method = "PUT";
         req.url = url;
+        req.ca_file = r->up->ca;
         req.headers = (const char *const *)ps->fwd_hdrs;
         req.n_headers = ps->n_fwd_hdrs;
         req.body = ps->body.data;

@@ -323,6 +323,7 @@ void rw_route_forward(struct rw_req *r)
     }
     xr.method = r->method;
     xr.url = f->url;
+    xr.ca_file = r->up->ca;
     xr.headers = (const char *const *)f->hdrs;
     xr.n_headers = f->n_hdrs;
     xr.has_body = r->has_body;

@@ -250,6 +250,7 @@ struct evidence_fetch {
     void *arg;
     struct rw_httpc *httpc; /* borrowed: the worker's, lives as long as its loop */
     char *up_url;           /* owned; the upstream's origin */
+    const char *ca;         /* borrowed: the upstream's CA file, kept alive by the owner's config */
     char *auth;             /* owned; "Authorization: ..." or NULL */
     size_t max;
     int hops;
@@ -314,6 +315,7 @@ static int evidence_send(struct evidence_fetch *f, const char *url, bool with_au
     }
     req.method = "GET";
     req.url = url;
+    req.ca_file = f->ca;
     req.headers = hdrs;
     req.n_headers = n;
     req.max = f->max;
@@ -335,6 +337,7 @@ static int evidence_get(struct rw_evidence_io *io, const char *kind, const char 
     f->cb = cb;
     f->arg = arg;
     f->httpc = io->httpc;
+    f->ca = io->up->ca;
     f->max = max;
     f->up_url = rw_strdup(io->up->url);
     if (f->up_url == NULL) {
