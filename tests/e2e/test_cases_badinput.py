@@ -67,6 +67,22 @@ def test_c26_path_battery_refused_before_upstream(upstream, regwarden, seeded, m
     assert regwarden.proc.alive()
 
 
+def test_c26_curl_path_as_is_battery(upstream, regwarden, seeded):
+    """The same battery as curl sends it (--path-as-is: no dot-segment squashing)."""
+    m = upstream.mark()
+    bad = []
+    for p in ODD_PATHS:
+        if "%00" in p:
+            continue
+        out = util.run(["curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                        regwarden.url + p], check=False)
+        if out.stdout.strip() not in ("400", "404"):
+            bad.append("%s -> %s" % (p, out.stdout.strip()))
+    time.sleep(0.2)
+    assert bad == [], "\n".join(bad)
+    assert [a.uri for a in upstream.access(since=m)] == []
+
+
 def test_c26_manifest_with_traversal_digest_rejected_not_signed(upstream, regwarden, seeded):
     cfg = seeded.manifest("v1")["config"]
     man = {"schemaVersion": 2, "mediaType": images.OCI_MANIFEST, "config": cfg,
