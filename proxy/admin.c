@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The admin listener: GET /metrics, /healthz, /readyz (libevent's small HTTP server). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include <event2/http.h>
 
 #include "rw/buf.h"
+#include "rw/identity.h"
 #include "rw/log.h"
 #include "proxy.h"
 
@@ -54,10 +56,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         bool ready = cfg != NULL && !atomic_load(&s->draining) &&
                      (cfg->cache.path == NULL || s->cache != NULL);
         const char *why = "ok\n";
+        char idwhy[512];
+        char idline[540];
 
         if (cfg != NULL && cfg->n_push > 0 && cfg->signer == NULL) {
             ready = false;
             why = "no usable signer\n";
+        } else if (ready && cfg->signer_cfg.vault != NULL &&
+                   !rw_id_ready(s->id, idwhy, sizeof(idwhy))) {
+            /* no SVID or no Vault token: pushes would 503; pulls still work from known keys */
+            ready = false;
+            snprintf(idline, sizeof(idline), "no usable signer: %s\n", idwhy);
+            why = idline;
         } else if (!ready) {
             why = "not ready\n";
         }

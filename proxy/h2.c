@@ -819,6 +819,13 @@ static void session_run(struct rw_h2 *h)
         if (got < 0) {
             rw_log_debug(H2, "conn=%" PRIu64 " closing: %s", h->host.conn_id,
                          nghttp2_strerror((int)got));
+            if (got != NGHTTP2_ERR_FLOODED && got != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+                /* tell the client why before closing (a flood peer that does not read gets
+                 * nothing: FLOODED means our output is already piling up) */
+                nghttp2_session_terminate_session(
+                    h->session, h->fatal ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+                nghttp2_session_send(h->session);
+            }
             h->fatal = true;
             break;
         }

@@ -19,6 +19,7 @@
 #include "image_ref.h"
 
 struct event_base;
+struct rw_id;
 struct rw_req;
 struct rw_tls;
 struct conn;
@@ -34,6 +35,8 @@ struct rw_server {
     size_t n_workers;
     struct rw_tls **tls;       /* owned; one per listen[] entry, NULL for plain listeners */
     size_t n_tls;
+    struct rw_id *id;          /* owned; NULL without signer.vault (proxy/identity) */
+    struct rw_keyring *keyring;/* ref; Vault key versions, shared by every config */
 };
 
 /* What an accept callback needs: the worker and the listener's TLS context (or NULL). */
@@ -111,6 +114,9 @@ struct rw_req {
 void rw_routes_dispatch(struct rw_req *r);
 /* Answer with an OCI error body and end the response. */
 void rw_req_error(struct rw_req *r, int status, const char *code, const char *message);
+/* Same, with extra response headers (e.g. Retry-After on a 503). */
+void rw_req_error_hdrs(struct rw_req *r, int status, const char *code, const char *message,
+                       const struct rw_hdr *extra, size_t n_extra);
 /* 403 DENIED + deny-log line (audit mode is applied by the caller before). */
 void rw_req_deny(struct rw_req *r, const char *event, const char *rule, const char *mode,
                  enum rw_reason reason, const char *digest, const char *detail);

@@ -51,6 +51,7 @@ struct push {
     char payload_digest[72];
     struct rw_buf sig_b64;
     char key_version[64];
+    struct rw_signer_op *sop;         /* owned: cancelled in push_free (Vault signs async) */
     struct rw_buf config;
     char config_digest[72];
     struct rw_buf sig_manifest;
@@ -60,6 +61,7 @@ struct push {
 static void push_free(struct push *ps)
 {
     rw_xfer_cancel(&ps->x);
+    rw_signer_cancel(&ps->sop);
     rw_buf_fini(&ps->body);
     rw_upstream_headers_free(&ps->fwd_hdrs, ps->n_fwd_hdrs);
     rw_free(ps->auth);
@@ -109,6 +111,27 @@ static void sign_failed(struct push *ps, const char *why)
              why);
     detach(ps);
     rw_req_error(r, 500, "UNKNOWN", msg);
+}
+
+/*
+ * The signer itself failed (Vault/SPIRE down, slow, 5xx, refused): 503 with Retry-After and an
+ * OCI error body. Nothing was uploaded yet, so no half-written signature exists; the client's
+ * retry forwards the same manifest and signs the same digest.
+ */
+static void signer_failed(struct push *ps, int rc)
+{
+    static const struct rw_hdr retry[] = {{"Retry-After", "5"}};
+    struct rw_req *r = ps->r;
+    char msg[400];
+
+    rw_metrics_signature("error");
+    rw_log_err(PROXY, "conn=%" PRIu64 " req=%s signing %s/%s@%s with signer %s failed: %s",
+               r->conn_id, r->id, r->up->name, r->m.repo, ps->digest,
+               rw_signer_name(r->cfg->signer), rw_strerror(rc));
+    snprintf(msg, sizeof(msg),
+             "manifest stored upstream but not signed: %s; retry the push", rw_strerror(rc));
+    detach(ps);
+    rw_req_error_hdrs(r, 503, "UNAVAILABLE", msg, retry, 1);
 }
 
 static int start_fetch(struct push *ps, const char *method, const char *url, const char *ctype,
@@ -317,10 +340,15 @@ static void on_existing_sig(void *arg, int rc, int status, const struct rw_hdrs 
         sign_failed(ps, why);
         return;
     }
-    brc = rw_cosign_sig_manifest_build(status == 200 ? body : NULL, status == 200 ? len : 0,
-                                       ps->payload_digest, ps->payload.len,
-                                       (const char *)ps->sig_b64.data, NULL, 0, &ps->config,
-                                       &ps->sig_manifest);
+    {
+        /* which key version signed (e.g. "vault:v2"), as in the signed log line */
+        const char *ann[2] = {"dev.regwarden/key-version", ps->key_version};
+
+        brc = rw_cosign_sig_manifest_build(
+            status == 200 ? body : NULL, status == 200 ? len : 0, ps->payload_digest,
+            ps->payload.len, (const char *)ps->sig_b64.data, ann, ps->key_version[0] != '\0',
+            &ps->config, &ps->sig_manifest);
+    }
     if (brc != 0) {
         snprintf(why, sizeof(why), "cannot build the signature manifest: %s", rw_strerror(brc));
         sign_failed(ps, why);
@@ -336,8 +364,9 @@ static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, cons
     struct push *ps = arg;
     char *url = NULL;
 
+    ps->sop = NULL;
     if (rc != 0) {
-        sign_failed(ps, rw_strerror(rc));
+        signer_failed(ps, rc);
         return;
     }
     snprintf(ps->key_version, sizeof(ps->key_version), "%s",
@@ -398,9 +427,10 @@ static void sign(struct push *ps)
         return;
     }
     rw_sha256_digest(ps->payload.data, ps->payload.len, ps->payload_digest);
-    rc = rw_signer_sign(r->cfg->signer, ps->payload.data, ps->payload.len, on_signed, ps);
+    rc = rw_signer_sign_start(r->cfg->signer, ps->payload.data, ps->payload.len, on_signed, ps,
+                              &ps->sop);
     if (rc != 0) {
-        sign_failed(ps, rw_strerror(rc));
+        signer_failed(ps, rc);
     }
 }
 

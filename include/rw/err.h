@@ -21,7 +21,9 @@ enum rw_err {
     RW_EBADSIG = -1010,      /* signature does not verify */
     RW_ETIMEOUT = -1011,     /* operation timed out */
     RW_EINVAL = -1012,       /* syntactically invalid input (name, digest, tag) */
-    RW_ECACHEFULL = -1013    /* LMDB map is full */
+    RW_ECACHEFULL = -1013,   /* LMDB map is full */
+    RW_EUNAVAIL = -1014,     /* a dependency (Vault, SPIRE) is down or slow: retry later */
+    RW_EAUTH = -1015         /* Vault refused our identity (role/audience mismatch, bad token) */
 };
 
 /** Human-readable text for any code this project returns (errno or RW_E*). Never NULL. */

@@ -96,7 +96,12 @@ struct rw_fetch_req {
     bool has_body;
     size_t max;          /* response body bound */
     const char *ca_file;
+    long timeout_ms;     /* whole-transfer deadline (RW_ETIMEOUT); 0 = idle timeout only */
+    const char *unix_socket; /* connect to this AF_UNIX path instead of the URL's host */
+    bool h2_prior_knowledge; /* cleartext HTTP/2 without Upgrade (gRPC on a unix socket) */
 };
+/* With h2_prior_knowledge, HTTP/2 trailers (grpc-status) are appended to the headers passed to
+ * rw_fetch_cb after the response head's fields. */
 
 int rw_fetch_start(struct rw_httpc *h, const struct rw_fetch_req *req, rw_fetch_cb *cb, void *arg,
                    struct rw_xfer **out);

@@ -38,6 +38,10 @@ const char *rw_strerror(int rc)
         return "invalid input";
     case RW_ECACHEFULL:
         return "cache map full";
+    case RW_EUNAVAIL:
+        return "signer unavailable (Vault or SPIRE down or slow)";
+    case RW_EAUTH:
+        return "Vault refused regwarden's identity";
     default:
         break;
     }

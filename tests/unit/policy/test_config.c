@@ -160,9 +160,26 @@ static const struct err_case err_cases[] = {
      "true or false"},
     {UP KEYS "pull:\n  mode: lenient\n", "t.yaml:4: ", "enforce or audit"},
     {UP "cache: {path: a}\ncache: {path: b}\n", "t.yaml:3: ", "duplicated key 'cache'"},
-    {UP "keys:\n  team: {vault_transit: frsca}\n", "t.yaml:3: ", "not yet supported"},
+    {UP "keys:\n  team: {vault_transit: frsca}\n", "t.yaml:3: ", "needs signer.vault"},
+    {UP "keys:\n  team: {vault_transit: frsca, file: p256.pub}\n", "t.yaml:3: ", "exclusive"},
+    {UP "keys:\n  team: {vault_transit: 'a/b'}\n", "t.yaml:3: ", "invalid Vault key"},
+    {UP "keys:\n  team: {file: p256.pub, mount: m}\n", "t.yaml:3: ", "only with vault_transit"},
     {UP "signer:\n  vault: {address: 'https://v'}\n", "t.yaml:3: ",
-     "signer.vault: not yet supported"},
+     "address and key are required"},
+    {UP "signer:\n  vault: {address: 'v:1', key: k, auth: {token_file: t}}\n", "t.yaml:3: ",
+     "invalid URL"},
+    {UP "signer:\n  vault: {address: 'http://v', key: k}\n", "t.yaml:3: ", "auth is required"},
+    {UP "signer:\n  vault: {address: 'http://v', key: k, auth: {}}\n", "t.yaml:3: ",
+     "exactly one of jwt or token_file"},
+    {UP "signer:\n  vault: {address: 'http://v', key: k, auth: {jwt: {mount: j}}}\n",
+     "t.yaml:3: ", "role is required"},
+    {UP "signer:\n  vault: {address: 'http://v', key: k, auth: {jwt: {role: r}}}\n",
+     "t.yaml:3: ", "needs spire.socket"},
+    {UP "signer:\n  vault: {address: 'http://v', key: k, bogus: 1, auth: {token_file: t}}\n",
+     "t.yaml:3: ", "unknown key 'bogus'"},
+    {UP "signer:\n  file: {key: p256-pkcs8.key}\n  vault: {address: 'http://v', key: k}\n",
+     "t.yaml:3: ", "exclusive"},
+    {UP "spire: {socket: '/run/agent.sock'}\n", "t.yaml:2: ", "unix:///absolute/path"},
     {UP "signer:\n  file: {key: p256-encrypted.key}\n", "t.yaml:3: ", "cannot load private key"},
     {UP "signer:\n  file: {key: missing.key}\n", "t.yaml:3: ", "cannot load private key"},
     {UP "default_upstream: other\n", "t.yaml:2: ", "not one of upstreams"},
@@ -176,6 +193,66 @@ static const struct err_case err_cases[] = {
     {UP "---\n" UP, "t.yaml:", "one YAML document"},
     {"- a\n- b\n", "t.yaml:1: ", "expected a mapping"},
 };
+
+/* signer.vault + keys.vault_transit + spire: parsed into plain structs, nothing contacted. */
+static void test_vault(void **state)
+{
+    struct rw_config *c = NULL;
+    struct rw_config *c2 = NULL;
+    const struct rw_key_cfg *kc;
+    const char *y =
+        UP "keys:\n  fr: {vault_transit: frsca}\n  other: {vault_transit: k2, mount: t2}\n"
+           "signer:\n  vault:\n    address: 'https://vault:8200/'\n    key: frsca\n"
+           "    namespace: ns1/\n    auth: {jwt: {role: regwarden}}\n"
+           "spire: {socket: 'unix:///run/spire/agent.sock'}\n"
+           "pull:\n  rules:\n    - match: 'r/**'\n      require: {signed_by: [fr]}\n";
+    uint8_t vp[32];
+
+    (void)state;
+    unsetenv("SPIFFE_ENDPOINT_SOCKET");
+    if (load(y, &c) != 0) {
+        fail_msg("%s", g_err);
+    }
+    assert_null(c->signer); /* installed by the proxy */
+    assert_non_null(c->signer_cfg.vault);
+    assert_string_equal(c->signer_cfg.vault->address, "https://vault:8200");
+    assert_string_equal(c->signer_cfg.vault->mount, "transit");
+    assert_string_equal(c->signer_cfg.vault->ns, "ns1/");
+    assert_string_equal(c->signer_cfg.vault->jwt_role, "regwarden");
+    assert_string_equal(c->signer_cfg.vault->jwt_mount, "jwt");
+    assert_string_equal(c->signer_cfg.vault->jwt_audience, "vault");
+    assert_null(c->signer_cfg.vault->token_file);
+    assert_string_equal(c->spire_socket, "unix:///run/spire/agent.sock");
+    kc = rw_config_key(c, "fr");
+    assert_string_equal(kc->ring_id, "transit/frsca");
+    assert_null(kc->pub);
+    kc = rw_config_key(c, "other");
+    assert_string_equal(kc->ring_id, "t2/k2");
+    assert_true(rw_config_uses_vault_keys(c));
+    /* no keyring yet: verdict policy = sha256(policy_hash || zeros) != policy_hash */
+    rw_config_verdict_policy(c, vp);
+    assert_memory_not_equal(vp, c->policy_hash, 32);
+    /* SPIFFE_ENDPOINT_SOCKET is the default socket */
+    setenv("SPIFFE_ENDPOINT_SOCKET", "unix:///tmp/a.sock", 1);
+    assert_int_equal(load(UP "signer:\n  vault: {address: 'http://v', key: k, "
+                             "auth: {jwt: {role: r, audience: aud2, mount: spiffe-jwt}}}\n",
+                          &c2),
+                     0);
+    unsetenv("SPIFFE_ENDPOINT_SOCKET");
+    assert_string_equal(c2->spire_socket, "unix:///tmp/a.sock");
+    assert_string_equal(c2->signer_cfg.vault->jwt_audience, "aud2");
+    assert_false(rw_config_uses_vault_keys(c2));
+    rw_config_verdict_policy(c2, vp);
+    assert_memory_equal(vp, c2->policy_hash, 32);
+    rw_config_unref(&c2);
+    assert_int_equal(load(UP "signer:\n  vault: {address: 'http://v', key: k, "
+                             "auth: {token_file: tok}}\n",
+                          &c2),
+                     0);
+    assert_non_null(strstr(c2->signer_cfg.vault->token_file, "/tok"));
+    rw_config_unref(&c2);
+    rw_config_unref(&c);
+}
 
 static void test_errors(void **state)
 {
@@ -329,7 +406,7 @@ int main(void)
         cmocka_unit_test(test_json_form),   cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_policy_hash), cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_failmalloc),
+        cmocka_unit_test(test_failmalloc),  cmocka_unit_test(test_vault),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
