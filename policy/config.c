@@ -629,9 +629,40 @@ static int parse_cache(struct ld *l, yaml_node_t *n)
     return 0;
 }
 
+/* Transit key and role names: Vault path segments, no '/', no dot segments. */
+static bool vault_name_ok(const char *s)
+{
+    return name_ok(s, false) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* Mount paths: one or more name segments joined by '/'. */
+static bool vault_path_ok(const char *s)
+{
+    char seg[RW_MAX_NAME_LEN + 1];
+    size_t n = 0;
+
+    for (const char *p = s;; p++) {
+        if (*p == '/' || *p == '\0') {
+            seg[n] = '\0';
+            if (!vault_name_ok(seg)) {
+                return false;
+            }
+            n = 0;
+            if (*p == '\0') {
+                return true;
+            }
+            continue;
+        }
+        if (n >= RW_MAX_NAME_LEN) {
+            return false;
+        }
+        seg[n++] = *p;
+    }
+}
+
 static int parse_keys(struct ld *l, yaml_node_t *n)
 {
-    static const char *const keys[] = {"file", "vault_transit", NULL};
+    static const char *const keys[] = {"file", "vault_transit", "mount", NULL};
     struct rw_config *c = l->c;
     size_t count;
     int rc = check_map(l, n, "keys", NULL);
@@ -669,8 +700,28 @@ static int parse_keys(struct ld *l, yaml_node_t *n)
             return rc;
         }
         if (get(l, v, "vault_transit") != NULL) {
-            return fail(l, get(l, v, "vault_transit"), "%s.vault_transit: not yet supported",
-                        what);
+            /* versions arrive at run time (rw_keyring); the mount defaults to signer.vault's,
+             * checked in check_vault_keys() once signer: is parsed */
+            if (get(l, v, "file") != NULL) {
+                return fail(l, v, "%s: file and vault_transit are exclusive", what);
+            }
+            rc = get_str(l, get(l, v, "vault_transit"), "keys.vault_transit", RW_MAX_NAME_LEN,
+                         &kc->vault_key);
+            if (rc == 0 && get(l, v, "mount") != NULL) {
+                rc = get_str(l, get(l, v, "mount"), "keys.mount", RW_MAX_NAME_LEN,
+                             &kc->vault_mount);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+            if (!vault_name_ok(kc->vault_key) ||
+                (kc->vault_mount != NULL && !vault_path_ok(kc->vault_mount))) {
+                return fail(l, v, "%s: invalid Vault key or mount name", what);
+            }
+            continue;
+        }
+        if (get(l, v, "mount") != NULL) {
+            return fail(l, get(l, v, "mount"), "%s.mount: only with vault_transit", what);
         }
         file = get(l, v, "file");
         if (file == NULL) {
@@ -694,6 +745,177 @@ static int parse_keys(struct ld *l, yaml_node_t *n)
     return 0;
 }
 
+/* An optional string member of @p m into @p out, with @p def when absent (may be NULL). */
+static int opt_str(struct ld *l, yaml_node_t *m, const char *key, const char *what,
+                   const char *def, char **out)
+{
+    yaml_node_t *v = get(l, m, key);
+
+    if (v != NULL) {
+        return get_str(l, v, what, CFG_MAX_STR, out);
+    }
+    if (def != NULL) {
+        *out = rw_strdup(def);
+        return *out == NULL ? -ENOMEM : 0;
+    }
+    return 0;
+}
+
+/*
+ * signer.vault: {address, mount, key, namespace, ca, auth: {jwt: {role, mount, audience}} |
+ * {token_file: PATH}}. Nothing is contacted here (a config that loads can still meet a Vault
+ * that is down: the proxy reports not-ready until it logs in).
+ */
+static int parse_vault(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"address", "mount", "key", "namespace", "ca", "auth",
+                                       NULL};
+    static const char *const auth_keys[] = {"jwt", "token_file", NULL};
+    static const char *const jwt_keys[] = {"role", "mount", "audience", NULL};
+    struct rw_vault_cfg *v;
+    yaml_node_t *a;
+    int rc = check_map(l, n, "signer.vault", keys);
+
+    if (rc != 0) {
+        return rc;
+    }
+    v = rw_calloc(1, sizeof(*v));
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    l->c->signer_cfg.vault = v;
+    v->line = line_of(n);
+    if (get(l, n, "address") == NULL || get(l, n, "key") == NULL) {
+        return fail(l, n, "signer.vault: address and key are required");
+    }
+    rc = get_str(l, get(l, n, "address"), "signer.vault.address", CFG_MAX_URL, &v->address);
+    if (rc == 0 && !url_ok(v->address)) {
+        return fail(l, get(l, n, "address"),
+                    "signer.vault.address: invalid URL (want http[s]://host[:port])");
+    }
+    if (rc == 0) {
+        rc = opt_str(l, n, "mount", "signer.vault.mount", "transit", &v->mount);
+    }
+    if (rc == 0) {
+        rc = get_str(l, get(l, n, "key"), "signer.vault.key", RW_MAX_NAME_LEN, &v->key);
+    }
+    if (rc == 0) {
+        rc = opt_str(l, n, "namespace", "signer.vault.namespace", NULL, &v->ns);
+    }
+    if (rc == 0 && get(l, n, "ca") != NULL) {
+        rc = resolve(l, get(l, n, "ca"), "signer.vault.ca", &v->ca);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!vault_path_ok(v->mount) || !vault_name_ok(v->key)) {
+        return fail(l, n, "signer.vault: invalid mount or key name");
+    }
+    if (v->ns != NULL && strpbrk(v->ns, "\r\n") != NULL) {
+        return fail(l, get(l, n, "namespace"), "signer.vault.namespace: invalid");
+    }
+    a = get(l, n, "auth");
+    if (a == NULL) {
+        return fail(l, n, "signer.vault: auth is required ({jwt: {role: ...}} or {token_file: "
+                          "PATH})");
+    }
+    rc = check_map(l, a, "signer.vault.auth", auth_keys);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((get(l, a, "jwt") != NULL) == (get(l, a, "token_file") != NULL)) {
+        return fail(l, a, "signer.vault.auth: exactly one of jwt or token_file");
+    }
+    if (get(l, a, "token_file") != NULL) {
+        return resolve(l, get(l, a, "token_file"), "signer.vault.auth.token_file",
+                       &v->token_file);
+    }
+    a = get(l, a, "jwt");
+    rc = check_map(l, a, "signer.vault.auth.jwt", jwt_keys);
+    if (rc != 0) {
+        return rc;
+    }
+    if (get(l, a, "role") == NULL) {
+        return fail(l, a, "signer.vault.auth.jwt: role is required");
+    }
+    rc = get_str(l, get(l, a, "role"), "signer.vault.auth.jwt.role", RW_MAX_NAME_LEN,
+                 &v->jwt_role);
+    if (rc == 0) {
+        rc = opt_str(l, a, "mount", "signer.vault.auth.jwt.mount", "jwt", &v->jwt_mount);
+    }
+    if (rc == 0) {
+        rc = opt_str(l, a, "audience", "signer.vault.auth.jwt.audience", "vault",
+                     &v->jwt_audience);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!vault_name_ok(v->jwt_role) || !vault_path_ok(v->jwt_mount)) {
+        return fail(l, a, "signer.vault.auth.jwt: invalid role or mount name");
+    }
+    return 0;
+}
+
+/* spire: {socket: unix:///abs/path}; only the unix form (the agent's usual endpoint). */
+static int parse_spire(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"socket", NULL};
+    int rc = check_map(l, n, "spire", keys);
+
+    if (rc != 0 || get(l, n, "socket") == NULL) {
+        return rc;
+    }
+    rc = get_str(l, get(l, n, "socket"), "spire.socket", CFG_MAX_PATH, &l->c->spire_socket);
+    if (rc == 0 && (strncmp(l->c->spire_socket, "unix:///", 8) != 0 ||
+                    strpbrk(l->c->spire_socket, "?#") != NULL)) {
+        return fail(l, get(l, n, "socket"), "spire.socket: expected unix:///absolute/path");
+    }
+    return rc;
+}
+
+/* After keys: and signer: — vault keys need the Vault connection; jwt auth needs SPIRE. */
+static int check_vault(struct ld *l, yaml_node_t *root)
+{
+    struct rw_config *c = l->c;
+    const struct rw_vault_cfg *v = c->signer_cfg.vault;
+    const char *env;
+
+    for (size_t i = 0; i < c->n_keys; i++) {
+        struct rw_key_cfg *kc = &c->keys[i];
+
+        if (kc->vault_key == NULL) {
+            continue;
+        }
+        if (v == NULL) {
+            return fail(l, get(l, root, "keys"),
+                        "keys.%s.vault_transit: needs signer.vault (the Vault connection it is "
+                        "read through)",
+                        kc->name);
+        }
+        if (kc->vault_mount == NULL) {
+            kc->vault_mount = rw_strdup(v->mount);
+        }
+        if (kc->vault_mount == NULL) {
+            return -ENOMEM;
+        }
+        kc->ring_id = rw_asprintf("%s/%s", kc->vault_mount, kc->vault_key);
+        if (kc->ring_id == NULL) {
+            return -ENOMEM;
+        }
+    }
+    if (v == NULL || v->jwt_role == NULL || c->spire_socket != NULL) {
+        return 0;
+    }
+    env = getenv("SPIFFE_ENDPOINT_SOCKET");
+    if (env == NULL || strncmp(env, "unix:///", 8) != 0 || strlen(env) > CFG_MAX_PATH) {
+        return fail(l, get(l, root, "signer"),
+                    "signer.vault.auth.jwt: needs spire.socket (or SPIFFE_ENDPOINT_SOCKET="
+                    "unix:///path) to fetch the JWT-SVID");
+    }
+    c->spire_socket = rw_strdup(env);
+    return c->spire_socket == NULL ? -ENOMEM : 0;
+}
+
 static int parse_signer(struct ld *l, yaml_node_t *n)
 {
     static const char *const keys[] = {"file", "vault", NULL};
@@ -707,7 +929,10 @@ static int parse_signer(struct ld *l, yaml_node_t *n)
         return rc;
     }
     if (get(l, n, "vault") != NULL) {
-        return fail(l, get(l, n, "vault"), "signer.vault: not yet supported");
+        if (get(l, n, "file") != NULL) {
+            return fail(l, n, "signer: file and vault are exclusive");
+        }
+        return parse_vault(l, get(l, n, "vault"));
     }
     f = get(l, n, "file");
     if (f == NULL) {
@@ -984,10 +1209,8 @@ static int parse_root(struct ld *l, yaml_node_t *root)
                                        "cache",  "deny_log", "keys",    "signer",
                                        "spire",  "push",   "pull",      "log",
                                        NULL};
-    static const char *const spire_keys[] = {"socket", NULL};
     struct rw_config *c = l->c;
     yaml_node_t *v;
-    char *ignored = NULL;
     int rc = check_map(l, root, "config", keys);
 
     if (rc != 0) {
@@ -1042,16 +1265,11 @@ static int parse_root(struct ld *l, yaml_node_t *root)
     if ((v = get(l, root, "signer")) != NULL && (rc = parse_signer(l, v)) != 0) {
         return rc;
     }
-    if ((v = get(l, root, "spire")) != NULL) {
-        /* accepted and checked; the SPIRE client reads it when it lands */
-        rc = check_map(l, v, "spire", spire_keys);
-        if (rc == 0 && get(l, v, "socket") != NULL) {
-            rc = get_str(l, get(l, v, "socket"), "spire.socket", CFG_MAX_PATH, &ignored);
-            rw_free(ignored);
-        }
-        if (rc != 0) {
-            return rc;
-        }
+    if ((v = get(l, root, "spire")) != NULL && (rc = parse_spire(l, v)) != 0) {
+        return rc;
+    }
+    if ((rc = check_vault(l, root)) != 0) {
+        return rc;
     }
     if ((v = get(l, root, "push")) != NULL && !is_null(v) && (rc = parse_push(l, v)) != 0) {
         return rc;
@@ -1153,6 +1371,18 @@ static int policy_hash(struct rw_config *c)
         if (rc == 0) {
             rc = put_str(&b, names[k]);
         }
+        if (rc == 0 && kc->vault_key != NULL) {
+            /* the name and mount, not the versions: those change with rotations and are
+             * folded into verdict keys by rw_config_verdict_policy() instead */
+            rc = put_str(&b, "vault_transit");
+            if (rc == 0) {
+                rc = put_str(&b, kc->ring_id);
+            }
+            if (rc == 0) {
+                rc = put_str(&b, c->signer_cfg.vault->address);
+            }
+            continue;
+        }
         if (rc == 0) {
             rc = rw_pubkey_spki(kc->pub, &spki);
         }
@@ -1199,6 +1429,9 @@ static void config_free(struct rw_config *c)
         rw_free(c->keys[i].name);
         rw_free(c->keys[i].file);
         rw_pubkey_free(&c->keys[i].pub);
+        rw_free(c->keys[i].vault_key);
+        rw_free(c->keys[i].vault_mount);
+        rw_free(c->keys[i].ring_id);
     }
     rw_free(c->keys);
     for (size_t i = 0; c->push != NULL && i < c->n_push; i++) {
@@ -1213,6 +1446,22 @@ static void config_free(struct rw_config *c)
     rw_free(c->pull);
     rw_signer_free(&c->signer);
     rw_free(c->signer_cfg.file_key);
+    if (c->signer_cfg.vault != NULL) {
+        struct rw_vault_cfg *v = c->signer_cfg.vault;
+
+        rw_free(v->address);
+        rw_free(v->mount);
+        rw_free(v->key);
+        rw_free(v->ns);
+        rw_free(v->ca);
+        rw_free(v->jwt_role);
+        rw_free(v->jwt_mount);
+        rw_free(v->jwt_audience);
+        rw_free(v->token_file);
+        rw_free(v);
+    }
+    rw_free(c->spire_socket);
+    rw_keyring_unref(&c->keyring);
     rw_free(c->path);
     rw_free(c->dir);
     rw_free(c->admin);
@@ -1482,10 +1731,43 @@ const struct rw_upstream_cfg *rw_config_upstream(const struct rw_config *c, cons
 const struct rw_key_cfg *rw_config_key(const struct rw_config *c, const char *name)
 {
     for (size_t i = 0; c != NULL && name != NULL && i < c->n_keys; i++) {
-        if (c->keys[i].name != NULL && c->keys[i].pub != NULL &&
+        if (c->keys[i].name != NULL && (c->keys[i].pub != NULL || c->keys[i].vault_key != NULL) &&
             strcmp(c->keys[i].name, name) == 0) {
             return &c->keys[i];
         }
     }
     return NULL;
+}
+
+bool rw_config_uses_vault_keys(const struct rw_config *c)
+{
+    for (size_t i = 0; i < c->n_pull; i++) {
+        for (size_t j = 0; j < c->pull[i].n_signed_by; j++) {
+            const struct rw_key_cfg *kc = rw_config_key(c, c->pull[i].signed_by[j]);
+
+            if (kc != NULL && kc->vault_key != NULL) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void rw_config_verdict_policy(const struct rw_config *c, uint8_t out[32])
+{
+    uint8_t buf[64];
+
+    if (!rw_config_uses_vault_keys(c)) {
+        memcpy(out, c->policy_hash, 32);
+        return;
+    }
+    memcpy(buf, c->policy_hash, 32);
+    rw_keyring_fingerprint(c->keyring, buf + 32);
+    rw_sha256(buf, sizeof(buf), out);
+}
+
+void rw_config_set_keyring(struct rw_config *c, struct rw_keyring *kr)
+{
+    rw_keyring_unref(&c->keyring);
+    c->keyring = rw_keyring_ref(kr);
 }

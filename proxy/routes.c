@@ -52,6 +52,19 @@ void rw_req_error(struct rw_req *r, int status, const char *code, const char *me
     rw_buf_fini(&b);
 }
 
+void rw_req_error_hdrs(struct rw_req *r, int status, const char *code, const char *message,
+                       const struct rw_hdr *extra, size_t n_extra)
+{
+    struct rw_buf b;
+
+    rw_buf_init(&b, 0);
+    if (rw_oci_error_body(&b, code, message) != 0) {
+        rw_buf_reset(&b);
+    }
+    send_json(r, status, extra, n_extra, &b);
+    rw_buf_fini(&b);
+}
+
 static const char *image_ref_str(const struct rw_req *r, char *buf, size_t cap)
 {
     const char *reg = r->up != NULL ? r->up->name : (r->m.has_ns ? r->m.ns : "?");

@@ -29,6 +29,7 @@
 #include "rw/log.h"
 #include "rw/mem.h"
 #include "rw_version.h"
+#include "rw/identity.h"
 #include "conn.h"
 #include "proxy.h"
 #include "tls.h"
@@ -177,6 +178,7 @@ static void *worker_main(void *arg)
 {
     struct rw_worker *w = arg;
 
+    rw_id_thread_httpc(w->httpc); /* Vault transit signs run on this worker's client */
     event_base_dispatch(w->base);
     return NULL;
 }
@@ -271,6 +273,12 @@ static void reload(struct rw_server *s, const char *path)
         rw_log_err(PROXY, "reload refused, keeping the running configuration: %s", err);
         return;
     }
+    /* the Vault signer and the key versions (refreshed now: SIGHUP) */
+    if (rw_id_attach(s->id, next, s->keyring) != 0) {
+        rw_log_err(PROXY, "reload refused: cannot attach the identity service");
+        rw_config_unref(&next);
+        return;
+    }
     apply_log(next);
     pthread_mutex_lock(&s->cfg_lock);
     old = s->cfg;
@@ -357,6 +365,18 @@ int rw_server_run(const char *config_path)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rw_httpc_set_timing_cb(rw_metrics_upstream_seconds);
     rw_conn_init();
+    /* SPIRE + Vault run on their own thread; the first config gets the Vault signer and the
+     * keyring before any worker can see it. Nothing here waits for Vault (/readyz says). */
+    rc = rw_keyring_new(&s.keyring);
+    if (rc == 0) {
+        rc = rw_id_start(cfg, s.keyring, &s.id);
+    }
+    if (rc == 0) {
+        rc = rw_id_attach(s.id, cfg, s.keyring);
+    }
+    if (rc != 0) {
+        goto out;
+    }
     s.n_workers = ncpu > 0 ? (size_t)ncpu : 1;
     if (getenv("RW_WORKERS") != NULL) {
         unsigned long nw = strtoul(getenv("RW_WORKERS"), NULL, 10);
@@ -424,6 +444,7 @@ out:
     for (size_t i = 0; i < started; i++) {
         pthread_join(s.workers[i].thread, NULL);
     }
+    rw_id_stop(&s.id);
     if (s.workers != NULL) {
         for (size_t i = 0; i < s.n_workers; i++) {
             worker_fini(&s.workers[i]);
@@ -440,6 +461,7 @@ out:
     rw_cache_close(&s.cache);
     rw_denylog_close(&s.denylog);
     rw_config_unref(&s.cfg);
+    rw_keyring_unref(&s.keyring);
     curl_global_cleanup();
     libevent_global_shutdown();
     if (rc != 0) {

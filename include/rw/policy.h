@@ -39,8 +39,26 @@ struct rw_pubkey; /* opaque, policy/crypto.c */
 
 struct rw_key_cfg {
     char *name;              /* owned */
-    char *file;              /* owned; absolute path of a PEM public key */
-    struct rw_pubkey *pub;   /* owned; loaded by rw_config_load */
+    char *file;              /* owned; absolute path of a PEM public key; NULL for vault keys */
+    struct rw_pubkey *pub;   /* owned; loaded by rw_config_load; NULL for vault keys */
+    char *vault_key;         /* owned; keys.<name>.vault_transit: transit key name, or NULL */
+    char *vault_mount;       /* owned; keys.<name>.mount, default signer.vault.mount */
+    char *ring_id;           /* owned; "<mount>/<key>": the id in struct rw_keyring */
+    int line;
+};
+
+/* signer.vault (PROTOCOLS.md §7): the one Vault connection of the server. keys.*.vault_transit
+ * read their public key versions through it too. */
+struct rw_vault_cfg {
+    char *address;      /* owned; http(s)://host[:port], no trailing '/' */
+    char *mount;        /* owned; transit mount, default "transit" */
+    char *key;          /* owned; transit key that signs pushes */
+    char *ns;           /* owned; X-Vault-Namespace, NULL = none */
+    char *ca;           /* owned; absolute path of a CA bundle, NULL = system store */
+    char *jwt_role;     /* owned; auth.jwt.role; NULL when auth is token_file */
+    char *jwt_mount;    /* owned; auth.jwt.mount, default "jwt" */
+    char *jwt_audience; /* owned; auth.jwt.audience, default "vault" */
+    char *token_file;   /* owned; auth.token_file (absolute), NULL when auth is jwt */
     int line;
 };
 
@@ -84,8 +102,13 @@ struct rw_config {
     size_t n_keys;
     struct {
         char *file_key; /* owned; absolute path of the PEM private key (signer.file.key) */
+        struct rw_vault_cfg *vault; /* owned; signer.vault, NULL when absent */
     } signer_cfg;
-    struct rw_signer *signer; /* owned; NULL when no signer is configured */
+    /* owned; NULL when no signer is configured. For signer.vault it stays NULL after
+     * rw_config_load: the proxy installs the Vault backend (proxy/identity) before serving. */
+    struct rw_signer *signer;
+    char *spire_socket; /* owned; "unix:///abs/path" (spire.socket, else SPIFFE_ENDPOINT_SOCKET) */
+    struct rw_keyring *keyring; /* ref; Vault key versions, set by the proxy; NULL = none known */
     struct rw_push_rule *push;
     size_t n_push;
     enum rw_mode pull_mode; /* RW_MODE_ENFORCE (default) or RW_MODE_AUDIT */
@@ -116,6 +139,17 @@ struct rw_config *rw_config_ref(struct rw_config *c);
 void rw_config_unref(struct rw_config **pc);
 const struct rw_upstream_cfg *rw_config_upstream(const struct rw_config *c, const char *name);
 const struct rw_key_cfg *rw_config_key(const struct rw_config *c, const char *name);
+/** True when a pull rule uses a keys.*.vault_transit key (verification needs the keyring). */
+bool rw_config_uses_vault_keys(const struct rw_config *c);
+/**
+ * The policy part of a verdict cache key: policy_hash when no Vault key is used, else
+ * sha256(policy_hash || rw_keyring_fingerprint): a verdict can't outlive a key version that
+ * disappeared or appeared (the versions are not in policy_hash, which names the keys only).
+ * Thread: any.
+ */
+void rw_config_verdict_policy(const struct rw_config *c, uint8_t out[32]);
+/** Give @p c a reference on @p kr (drops a previous one). Thread: before publishing @p c. */
+void rw_config_set_keyring(struct rw_config *c, struct rw_keyring *kr);
 /** Parse "24h", "30s", "15m", "7d", "90" (seconds); -1 when invalid. */
 int64_t rw_duration_parse(const char *s);
 
@@ -170,6 +204,37 @@ int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
 int rw_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t max, size_t *outlen);
 /** Standard base64 with padding into @p out (NUL-terminated). */
 int rw_base64_encode(const uint8_t *in, size_t inlen, struct rw_buf *out);
+
+/* ------------------------------------------------------------------ keyring */
+
+/*
+ * Public key versions that arrive at run time (Vault transit, PROTOCOLS.md §7.3), per id
+ * "<mount>/<key>". Thread-safe: one writer (the identity thread) replaces a whole id at a time;
+ * verifiers on any worker take the read lock only for the EVP verify. Verification never waits
+ * on Vault: it uses whatever versions are known now.
+ */
+struct rw_keyring;
+
+int rw_keyring_new(struct rw_keyring **out);
+struct rw_keyring *rw_keyring_ref(struct rw_keyring *kr);
+void rw_keyring_unref(struct rw_keyring **pkr);
+/**
+ * Replace every version of @p id. @p keys[i] has version @p versions[i].
+ * Ownership: takes every keys[i] (set to NULL), also on error.
+ * @return 0; 1 when the set changed (fingerprint moved); -ENOMEM.
+ */
+int rw_keyring_put(struct rw_keyring *kr, const char *id, struct rw_pubkey **keys,
+                   const int *versions, size_t n);
+/** Versions known for @p id (0 = none yet). */
+size_t rw_keyring_count(struct rw_keyring *kr, const char *id);
+/**
+ * Verify with ANY known version of @p id. @param[out] version the one that verified.
+ * @return 0; RW_EBADSIG none verifies; -ENOENT no version of @p id is known.
+ */
+int rw_keyring_verify(struct rw_keyring *kr, const char *id, const uint8_t *msg, size_t len,
+                      const uint8_t *sig, size_t siglen, int *version);
+/** sha256 over every (id, version, SPKI), sorted; all zero for an empty ring. */
+void rw_keyring_fingerprint(struct rw_keyring *kr, uint8_t out[32]);
 
 /* ------------------------------------------------------------------ OCI syntax */
 
@@ -285,6 +350,18 @@ const char *rw_signer_name(const struct rw_signer *s);
 /** Sign @p msg (the whole message; the backend hashes). @return 0 when cb will be/was called. */
 int rw_signer_sign(struct rw_signer *s, const uint8_t *msg, size_t len, rw_signer_done_cb *cb,
                    void *arg);
+
+/* A cancellable signing operation (R13): Vault signs asynchronously, and the client may leave. */
+struct rw_signer_op;
+/**
+ * Like rw_signer_sign, with a handle. When cb already ran, *out is NULL on return 0; otherwise
+ * *out is the handle until cb runs. rw_signer_cancel stops cb from running (the backend's work
+ * finishes and is discarded). Thread: the caller's loop; cb runs on it.
+ */
+int rw_signer_sign_start(struct rw_signer *s, const uint8_t *msg, size_t len,
+                         rw_signer_done_cb *cb, void *arg, struct rw_signer_op **out);
+/** Idempotent; NULLs *pop. Must not be called after cb ran. */
+void rw_signer_cancel(struct rw_signer_op **pop);
 
 /* ------------------------------------------------------------------ evaluation */
 

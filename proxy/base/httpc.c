@@ -576,6 +576,18 @@ int rw_fetch_start(struct rw_httpc *h, const struct rw_fetch_req *req, rw_fetch_
     }
     rc = setup(h, req->method, req->url, req->headers, req->n_headers, req->has_body,
                (int64_t)req->body_len, req->ca_file, x);
+    if (rc == 0 && req->timeout_ms > 0) {
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+        if (req->timeout_ms < RW_UPSTREAM_CONNECT_TIMEOUT_MS) {
+            curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms);
+        }
+    }
+    if (rc == 0 && req->unix_socket != NULL) {
+        curl_easy_setopt(x->easy, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+    }
+    if (rc == 0 && req->h2_prior_knowledge) {
+        curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    }
     if (rc == 0) {
         rc = add(h, x);
     }
