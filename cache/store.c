@@ -25,7 +25,8 @@
 #define CACHE_MAX_READERS 512u
 #define CACHE_PAGE        4096u
 
-static const char *const db_names[RW_CACHE_DB_COUNT] = {"verdicts", "links"};
+static const char *const db_names[RW_CACHE_DB_COUNT] = {"verdicts", "links", "blobs",
+                                                          "manifests"};
 
 struct rw_cache {
     MDB_env *env; /* owned */

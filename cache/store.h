@@ -13,7 +13,13 @@
 struct rw_cache;
 struct rw_cache_txn;
 
-enum rw_cache_db { RW_CACHE_DB_VERDICTS = 0, RW_CACHE_DB_LINKS, RW_CACHE_DB_COUNT };
+enum rw_cache_db {
+    RW_CACHE_DB_VERDICTS = 0,
+    RW_CACHE_DB_LINKS,     /* index -> child manifest */
+    RW_CACHE_DB_BLOBS,     /* allowed manifest -> blob it references (blob gating) */
+    RW_CACHE_DB_MANIFESTS, /* manifest bytes of allowed manifests, by digest */
+    RW_CACHE_DB_COUNT
+};
 enum rw_cache_txn_mode { RW_CACHE_TXN_RO = 0, RW_CACHE_TXN_RW };
 
 /* Largest key LMDB accepts with its default build (mdb_env_get_maxkeysize()). */

@@ -488,6 +488,10 @@ static bool expired_or_bad(enum rw_cache_db db, const uint8_t *val, size_t vlen,
         struct rw_verdict v;
 
         return rw_cache_record_decode(val, vlen, &v) != 0 || now >= v.expires;
+    } else if (db == RW_CACHE_DB_MANIFESTS) {
+        int64_t expires = 0;
+
+        return rw_cache_manifest_expires(val, vlen, &expires) != 0 || now >= expires;
     } else {
         char parent[RW_MAX_DIGEST_LEN + 1];
         int64_t expires = 0;
@@ -520,6 +524,18 @@ static int on_sweep_link(void *arg, const uint8_t *key, size_t klen, const uint8
     return 0;
 }
 
+static int on_sweep_manifest(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen, bool *del)
+{
+    struct sweep_ctx *s = arg;
+
+    (void)key;
+    (void)klen;
+    *del = expired_or_bad(RW_CACHE_DB_MANIFESTS, val, vlen, s->now);
+    s->removed += *del ? 1 : 0;
+    return 0;
+}
+
 int rw_cache_sweep(struct rw_cache *c, int64_t now, uint64_t *n_removed)
 {
     struct rw_cache_txn *txn = NULL;
@@ -533,6 +549,13 @@ int rw_cache_sweep(struct rw_cache *c, int64_t now, uint64_t *n_removed)
     rc = rw_cache_txn_walk(txn, RW_CACHE_DB_VERDICTS, on_sweep_verdict, &s);
     if (rc == 0) {
         rc = rw_cache_txn_walk(txn, RW_CACHE_DB_LINKS, on_sweep_link, &s);
+    }
+    if (rc == 0) {
+        /* blob records share the link format */
+        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_BLOBS, on_sweep_link, &s);
+    }
+    if (rc == 0) {
+        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_MANIFESTS, on_sweep_manifest, &s);
     }
     if (rc == 0) {
         rc = rw_cache_txn_commit(&txn);
@@ -600,16 +623,32 @@ int rw_cache_purge(struct rw_cache *c, const char *digest, uint64_t *n_removed)
         uint64_t nv = 0;
         uint64_t nl = 0;
 
+        uint64_t nb = 0;
+        uint64_t nm = 0;
+
         rc = rw_cache_txn_drop(txn, RW_CACHE_DB_VERDICTS, &nv);
         if (rc == 0) {
             rc = rw_cache_txn_drop(txn, RW_CACHE_DB_LINKS, &nl);
         }
-        s.removed = nv + nl;
+        if (rc == 0) {
+            rc = rw_cache_txn_drop(txn, RW_CACHE_DB_BLOBS, &nb);
+        }
+        if (rc == 0) {
+            rc = rw_cache_txn_drop(txn, RW_CACHE_DB_MANIFESTS, &nm);
+        }
+        s.removed = nv + nl + nb + nm;
     } else {
         s.dlen = strlen(digest);
         rc = rw_cache_txn_walk(txn, RW_CACHE_DB_VERDICTS, on_purge_verdict, &s);
         if (rc == 0) {
             rc = rw_cache_txn_walk(txn, RW_CACHE_DB_LINKS, on_purge_link, &s);
+        }
+        if (rc == 0) {
+            /* a blob goes with the manifest that let it through, or by its own digest */
+            rc = rw_cache_txn_walk(txn, RW_CACHE_DB_BLOBS, on_purge_link, &s);
+        }
+        if (rc == 0) {
+            rc = rw_cache_txn_walk(txn, RW_CACHE_DB_MANIFESTS, on_purge_verdict, &s);
         }
     }
     if (rc == 0) {

@@ -44,6 +44,8 @@ int rw_cache_link_encode(const char *parent_digest, int64_t expires,
 /** @return 0; RW_ECACHECORRUPT. */
 int rw_cache_link_decode(const uint8_t *p, size_t n, char parent_out[RW_MAX_DIGEST_LEN + 1],
                          int64_t *expires);
+/** Expiry of an encoded manifest record (manifest.c). @return 0; RW_ECACHECORRUPT. */
+int rw_cache_manifest_expires(const uint8_t *p, size_t n, int64_t *expires);
 /** SHA-256 of @p n bytes (FIPS 180-4), for over-long keys only; not for anything secret. */
 void rw_cache_sha256(const void *p, size_t n, uint8_t out[32]);
 

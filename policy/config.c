@@ -593,8 +593,9 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
 
 static int parse_cache(struct ld *l, yaml_node_t *n)
 {
-    static const char *const keys[] = {"path", "allow_ttl", "deny_ttl", "map_size", NULL};
-    static const char *const ttl[] = {"allow_ttl", "deny_ttl"};
+    static const char *const keys[] = {"path",     "allow_ttl",       "deny_ttl", "map_size",
+                                       "tag_ttl",  "serve_by_digest", NULL};
+    static const char *const ttl[] = {"allow_ttl", "deny_ttl", "tag_ttl"};
     struct rw_config *c = l->c;
     yaml_node_t *v;
     int rc = check_map(l, n, "cache", keys);
@@ -609,7 +610,7 @@ static int parse_cache(struct ld *l, yaml_node_t *n)
             return rc;
         }
     }
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         int64_t d;
 
         v = get(l, n, ttl[i]);
@@ -620,7 +621,11 @@ static int parse_cache(struct ld *l, yaml_node_t *n)
         if (d < 0) {
             return fail(l, v, "cache.%s: invalid duration (e.g. 30s, 15m, 24h, 7d)", ttl[i]);
         }
-        *(i == 0 ? &c->cache.allow_ttl : &c->cache.deny_ttl) = d;
+        *(i == 0 ? &c->cache.allow_ttl : (i == 1 ? &c->cache.deny_ttl : &c->cache.tag_ttl)) = d;
+    }
+    if ((v = get(l, n, "serve_by_digest")) != NULL &&
+        (rc = get_bool(l, v, "cache.serve_by_digest", &c->cache.serve_by_digest)) != 0) {
+        return rc;
     }
     v = get(l, n, "map_size");
     if (v != NULL && (!is_scalar(v) || !size_parse(sval(v), &c->cache.map_size))) {
@@ -1141,13 +1146,17 @@ static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pul
 
 static int parse_pull(struct ld *l, yaml_node_t *n)
 {
-    static const char *const keys[] = {"mode", "rules", NULL};
+    static const char *const keys[] = {"mode", "rules", "gate_blobs", NULL};
     struct rw_config *c = l->c;
     yaml_node_t *v;
     size_t count;
     int rc = check_map(l, n, "pull", keys);
 
     if (rc != 0) {
+        return rc;
+    }
+    if ((v = get(l, n, "gate_blobs")) != NULL &&
+        (rc = get_bool(l, v, "pull.gate_blobs", &c->gate_blobs)) != 0) {
         return rc;
     }
     if ((v = get(l, n, "mode")) != NULL && (rc = parse_mode(l, v, "pull.mode", &c->pull_mode))) {
@@ -1323,6 +1332,9 @@ static int policy_hash(struct rw_config *c)
     if (rc == 0) {
         rc = put_str(&b, rw_mode_str(c->pull_mode));
     }
+    if (rc == 0 && !c->gate_blobs) {
+        rc = put_str(&b, "gate_blobs=false"); /* absent when on: older hashes stay valid */
+    }
     for (size_t i = 0; rc == 0 && i < c->n_pull; i++) {
         const struct rw_pull_rule *r = &c->pull[i];
 
@@ -1479,6 +1491,8 @@ static int set_defaults(struct rw_config *c)
     c->cache.deny_ttl = 30;
     c->cache.map_size = 256u * 1024u * 1024u;
     c->pull_mode = RW_MODE_ENFORCE;
+    c->gate_blobs = true;
+    c->cache.serve_by_digest = true;
     c->deny_log = rw_strdup("-");
     c->log_level = rw_strdup("info");
     c->log_format = rw_strdup("text");

@@ -66,6 +66,16 @@ static int check_descriptor(const json_t *d)
     return 0;
 }
 
+/* Blob gating keeps sha256 references only (sha512 does not fit the slot, and is not gated). */
+static void add_blob(struct rw_manifest_info *info, const json_t *d)
+{
+    const char *dg = json_string_value(json_object_get(d, "digest"));
+
+    if (dg != NULL && strlen(dg) == 71) {
+        snprintf(info->blobs[info->n_blobs++], sizeof(info->blobs[0]), "%s", dg);
+    }
+}
+
 int rw_manifest_parse(const uint8_t *body, size_t len, const char *content_type,
                       struct rw_manifest_info *out)
 {
@@ -159,10 +169,17 @@ int rw_manifest_parse(const uint8_t *body, size_t len, const char *content_type,
             goto out;
         }
         info.n_layers = json_array_size(layers);
+        info.blobs = rw_calloc(info.n_layers + 1, sizeof(*info.blobs));
+        if (info.blobs == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        add_blob(&info, config);
         for (i = 0; i < info.n_layers; i++) {
             if (check_descriptor(json_array_get(layers, i)) != 0) {
                 goto out;
             }
+            add_blob(&info, json_array_get(layers, i));
         }
     }
     subject = json_object_get(root, "subject");
@@ -184,6 +201,8 @@ void rw_manifest_info_fini(struct rw_manifest_info *m)
         return;
     }
     rw_free_clear(&m->children);
+    rw_free_clear(&m->blobs);
+    m->n_blobs = 0;
     m->n_children = 0;
     m->n_layers = 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "rw/err.h"
 #include "rw/log.h"
@@ -121,6 +122,7 @@ struct fwd {
     size_t n_hdrs;
     char *url;                /* owned */
     bool head_sent;
+    bool answered;            /* response complete once the (aborted) transfer ends */
     bool blocked;             /* client over high water: upstream receive paused */
     struct rw_sha256_ctx *hash; /* owned; non-NULL while verifying a blob by digest */
     struct rw_buf held;       /* last piece, sent once the digest checks out */
@@ -224,6 +226,13 @@ static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
         rw_buf_init(&f->held, 0);
     }
     f->head_sent = true;
+    if (status == 416) {
+        /* distribution answers 416 with the blob's Content-Length and a short text body: its
+         * length cannot be trusted, and the body means nothing. Answer with none. */
+        f->answered = true;
+        r->io->send_head(r, status, out, n, 0);
+        return -1;
+    }
     return r->io->send_head(r, status, out, n, clen) == 0 ? 0 : -1;
 }
 
@@ -261,6 +270,11 @@ static void fwd_on_done(void *arg, int rc)
 
     f->x = NULL;
     fwd_detach(r);
+    if (f->answered) {
+        fwd_free(f);
+        r->io->send_end(r);
+        return;
+    }
     if (rc != 0) {
         rw_log_warn(UPSTREAM, "conn=%" PRIu64 " req=%s upstream %s: %s %s failed: %s", r->conn_id,
                     r->id, r->up->name, r->method, r->target, rw_strerror(rc));
@@ -395,6 +409,49 @@ static bool identity_allowed(const struct rw_push_rule *rule, const char *identi
     return false;
 }
 
+/*
+ * Blob gating (pull.gate_blobs, issue 5): under an enforcing rule that requires signatures, a
+ * blob GET is served only when an allowed manifest of the same repository references it, so
+ * content cannot be fetched by digest around the manifest check. HEAD is not gated: it shows
+ * no content, and pushers (skopeo) probe blobs with HEAD before uploading them.
+ * @return true to go on; false when the request was answered (denied).
+ */
+static bool blob_gate_ok(struct rw_req *r)
+{
+    const struct rw_config *cfg = r->cfg;
+    const struct rw_pull_rule *rule = rw_policy_pull_rule(cfg, r->up->name, r->m.repo);
+    enum rw_mode mode = rule != NULL ? rw_policy_rule_mode(cfg, rule) : cfg->pull_mode;
+    struct rw_cache *cache = r->w->srv->cache;
+    struct rw_cache_key k;
+    char manifest[RW_MAX_DIGEST_LEN + 1];
+    char detail[640];
+
+    if (!cfg->gate_blobs || (rule != NULL && rule->allow)) {
+        return true;
+    }
+    if (rule != NULL && cache != NULL) {
+        memset(&k, 0, sizeof(k));
+        rw_config_verdict_policy(cfg, k.policy);
+        snprintf(k.upstream, sizeof(k.upstream), "%s", r->up->name);
+        snprintf(k.repo, sizeof(k.repo), "%s", r->m.repo);
+        snprintf(k.digest, sizeof(k.digest), "%.*s", (int)sizeof(k.digest) - 1, r->m.reference);
+        if (rw_cache_blob_get(cache, &k, (int64_t)time(NULL), manifest) == 0) {
+            return true;
+        }
+    }
+    snprintf(detail, sizeof(detail), "no allowed manifest of %s/%s references this blob%s",
+             r->up->name, r->m.repo, cache == NULL ? " (no cache configured: gating denies all)" : "");
+    if (mode == RW_MODE_AUDIT) {
+        rw_req_deny(r, "audit-deny", rule != NULL ? rule->match : NULL, "audit",
+                    RW_REASON_UNREFERENCED_BLOB, r->m.reference, detail);
+        return true;
+    }
+    rw_metrics_verdict(false, RW_REASON_UNREFERENCED_BLOB, false);
+    rw_req_deny(r, "deny", rule != NULL ? rule->match : NULL, "enforce",
+                RW_REASON_UNREFERENCED_BLOB, r->m.reference, detail);
+    return false;
+}
+
 void rw_routes_dispatch(struct rw_req *r)
 {
     struct rw_config *cfg = r->cfg;
@@ -435,6 +492,9 @@ void rw_routes_dispatch(struct rw_req *r)
                         detail);
             return;
         }
+    }
+    if (r->m.route == RW_ROUTE_BLOB && strcmp(r->method, "GET") == 0 && !blob_gate_ok(r)) {
+        return;
     }
     if (r->m.route == RW_ROUTE_MANIFEST) {
         if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {

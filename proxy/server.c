@@ -251,6 +251,8 @@ static void worker_fini(struct rw_worker *w)
     rw_httpc_free(&w->httpc);
     rw_admin_stop(w); /* the evhttp and its listener live on w->base */
     if (w->base != NULL) {
+        /* run what the last completions scheduled (verdict deliveries), then free the loop */
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
         event_base_free(w->base);
     }
 }

@@ -7,6 +7,7 @@
 #ifndef RW_CACHE_H
 #define RW_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,27 @@ int rw_cache_link_put(struct rw_cache *c, const struct rw_cache_key *child,
 /** @return 0 and the parent digest; -ENOENT absent/expired. */
 int rw_cache_link_get(struct rw_cache *c, const struct rw_cache_key *child, int64_t now,
                       char parent_out[RW_MAX_DIGEST_LEN + 1]);
+/**
+ * Blob gating: record that allowed manifest @p manifest_digest references each of @p blobs in
+ * (base->policy, upstream, repo), until @p expires. One write transaction for all of them.
+ */
+int rw_cache_blobs_put(struct rw_cache *c, const struct rw_cache_key *base,
+                       const char (*blobs)[72], size_t n, const char *manifest_digest,
+                       int64_t expires);
+/** @return 0 and the allowed manifest that references blob k->digest; -ENOENT. */
+int rw_cache_blob_get(struct rw_cache *c, const struct rw_cache_key *k, int64_t now,
+                      char manifest_out[RW_MAX_DIGEST_LEN + 1]);
+/**
+ * Keep the exact bytes of an allowed manifest (key's policy is ignored: bytes are content).
+ * @p anonymous: the bytes were fetched without a client credential (only such bytes may be
+ * served without asking the upstream, see route_pull.c).
+ */
+int rw_cache_manifest_put(struct rw_cache *c, const struct rw_cache_key *k,
+                          const char *content_type, bool anonymous, const uint8_t *body,
+                          size_t len, int64_t expires);
+/** @return 0 with a heap copy in *body (rw_free); -ENOENT. */
+int rw_cache_manifest_get(struct rw_cache *c, const struct rw_cache_key *k, int64_t now,
+                          char content_type[256], bool *anonymous, uint8_t **body, size_t *len);
 /** Delete records expired at @p now; *n_removed counts them. */
 int rw_cache_sweep(struct rw_cache *c, int64_t now, uint64_t *n_removed);
 /** Delete every record (digest == NULL) or those for one digest. */

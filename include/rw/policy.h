@@ -96,6 +96,8 @@ struct rw_config {
         int64_t allow_ttl; /* seconds; default 86400 */
         int64_t deny_ttl;  /* seconds; default 30 */
         uint64_t map_size; /* bytes; default 256 MiB */
+        int64_t tag_ttl;   /* seconds a tag->digest resolution is reused; default 0 (never) */
+        bool serve_by_digest; /* serve verified manifests by digest from the cache; default true */
     } cache;
     char *deny_log; /* owned; absolute path or "-" (stdout); default "-" */
     struct rw_key_cfg *keys;
@@ -112,6 +114,7 @@ struct rw_config {
     struct rw_push_rule *push;
     size_t n_push;
     enum rw_mode pull_mode; /* RW_MODE_ENFORCE (default) or RW_MODE_AUDIT */
+    bool gate_blobs;        /* pull.gate_blobs (default true): blobs only via an allowed manifest */
     struct rw_pull_rule *pull;
     size_t n_pull;
     char *log_level;  /* owned; "info" default */
@@ -265,6 +268,8 @@ struct rw_manifest_info {
     size_t n_children;     /* is_index: entries of manifests[] (<= RW_MAX_INDEX_CHILDREN) */
     char (*children)[72];  /* owned; digests of manifests[] (validated) */
     size_t n_layers;       /* manifest: layers[] count (<= RW_MAX_MANIFEST_LAYERS) */
+    char (*blobs)[72];     /* owned; manifest: sha256 digests of config and layers (blob gating) */
+    size_t n_blobs;
 };
 
 /**

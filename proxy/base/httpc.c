@@ -31,7 +31,9 @@ struct rw_httpc {
     struct event *timer;     /* owned */
     struct event *reap_ev;   /* owned */
     struct rw_xfer *reap;    /* cancelled transfers awaiting teardown */
+    struct rw_xfer *live;    /* transfers in the multi handle (for teardown at exit) */
     size_t active;
+    bool closing;            /* rw_httpc_free running: no new transfers */
 };
 
 struct rw_xfer {
@@ -50,6 +52,8 @@ struct rw_xfer {
     struct rw_hdrs hdrs;
     size_t hdr_bytes;
     struct rw_xfer *reap_next;
+    struct rw_xfer *live_next;
+    struct rw_xfer **live_pprev;
     /* buffered mode (rw_fetch_start) */
     rw_fetch_cb *fcb;
     void *farg;
@@ -80,8 +84,21 @@ static void hdrs_clear(struct rw_hdrs *h)
     h->n = 0;
 }
 
+static void live_unlink(struct rw_xfer *x)
+{
+    if (x->live_pprev != NULL) {
+        *x->live_pprev = x->live_next;
+        if (x->live_next != NULL) {
+            x->live_next->live_pprev = x->live_pprev;
+        }
+        x->live_pprev = NULL;
+        x->live_next = NULL;
+    }
+}
+
 static void xfer_free(struct rw_xfer *x)
 {
+    live_unlink(x);
     if (x->in_multi) {
         curl_multi_remove_handle(x->h->multi, x->easy);
         x->in_multi = false;
@@ -129,6 +146,7 @@ static void finish(struct rw_xfer *x, CURLcode res)
     curl_multi_remove_handle(x->h->multi, x->easy);
     x->in_multi = false;
     x->h->active--;
+    live_unlink(x);
     if (x->cancelled) {
         return; /* the reap list frees it */
     }
@@ -283,6 +301,12 @@ void rw_httpc_free(struct rw_httpc **ph)
 
     if (h == NULL) {
         return;
+    }
+    /* at exit: every transfer still in flight completes with an error, so its owner frees
+     * what it holds (no leak reports, no callback after the loop is gone) */
+    h->closing = true;
+    while (h->live != NULL) {
+        finish(h->live, CURLE_ABORTED_BY_CALLBACK);
     }
     on_reap(-1, 0, h);
     if (h->multi != NULL) {
@@ -520,11 +544,20 @@ static int setup(struct rw_httpc *h, const char *method, const char *url, const 
 
 static int add(struct rw_httpc *h, struct rw_xfer *x)
 {
+    if (h->closing) {
+        return -ECANCELED;
+    }
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         return RW_EINTERNAL;
     }
     x->in_multi = true;
     h->active++;
+    x->live_next = h->live;
+    if (h->live != NULL) {
+        h->live->live_pprev = &x->live_next;
+    }
+    h->live = x;
+    x->live_pprev = &h->live;
     return 0;
 }
 

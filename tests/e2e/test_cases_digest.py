@@ -51,8 +51,14 @@ def test_c08_manifest_by_digest_mismatch_denied_nothing_cached(fake, rw, image_f
     assert r.header("Docker-Content-Digest") == digest
 
 
-def test_c08_signed_manifest_mismatch_after_cached_allow(fake, rw, image_factory, keys):
-    """A cached allow for digest D must not let other bytes through under D."""
+def test_c08_signed_manifest_mismatch_after_cached_allow(fake, main_config, regwarden_factory,
+                                                          workdir, image_factory, keys):
+    """A cached allow for digest D must not let other bytes through under D. With
+    cache.serve_by_digest off, every by-digest pull re-fetches and re-hashes: the corrupt bytes
+    are a digest-mismatch deny."""
+    rw = regwarden_factory(main_config(fake_upstream(fake), cache={
+        "path": str(workdir / "cache-nobytes"), "allow_ttl": "24h", "deny_ttl": "30s",
+        "serve_by_digest": False}))
     lay = image_factory()
     digest = seed_fake(fake, lay, "v1", "team/app")
     sigtool.attach(sigtool.RegClient(fake.url), "team/app", digest, keys.team.private_key(), "fake.local/team/app")
@@ -112,3 +118,21 @@ def test_c08_blob_with_flipped_bit_never_ends_cleanly(fake, rw, image_factory):
     assert r.status == 200 and r.ending == "clean", r
     assert len(r.body) == size and r.body == good
     assert rw.proc.alive()
+
+
+def test_c08_cached_allow_serves_the_verified_bytes_without_upstream(fake, rw, image_factory, keys):
+    """cache.serve_by_digest (default on): a by-digest pull of a verified manifest is served from
+    the cache, so an upstream that starts lying about D changes nothing: the bytes are D's."""
+    lay = image_factory()
+    digest = seed_fake(fake, lay, "v1", "team/app")
+    sigtool.attach(sigtool.RegClient(fake.url), "team/app", digest, keys.team.private_key(), "fake.local/team/app")
+    c = rw_client(rw)
+    r = c.manifest("team/app", digest)
+    assert r.status == 200 and util.sha256_bytes(r.body) == digest, r
+    fake.set_faults(corrupt_manifest=[digest])
+    since = rw.deny_count()
+    for _ in range(3):
+        r = c.manifest("team/app", digest)
+        assert r.status == 200 and util.sha256_bytes(r.body) == digest, r
+        assert r.header("Docker-Content-Digest") == digest
+    assert rw.deny_count() == since
