@@ -21,6 +21,7 @@
 #include "rw/mem.h"
 #include "rw_version.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 
 struct rw_pull {
     struct rw_worker *w;          /* borrowed */
@@ -44,6 +45,8 @@ struct rw_pull {
     char digest[72];
     char content_type[128];
     struct waiter *wait;          /* owned with the inflight table; non-NULL while coalesced */
+    struct rw_upauth_wait *auth_wait; /* owned; own upstream credentials: waiting for a token */
+    bool auth_retried;            /* the manifest fetch was retried once after a 401 */
 };
 
 /*
@@ -110,10 +113,13 @@ static int hdrs_copy(struct rw_hdrs *dst, const struct rw_hdrs *src)
 }
 
 static void waiter_forget(struct rw_pull *p);
+static void key_for(const struct rw_config *cfg, const struct rw_upstream_cfg *up, const char *repo,
+                    const char *digest, struct rw_cache_key *k);
 
 static void pull_free(struct rw_pull *p)
 {
     waiter_forget(p);
+    rw_upauth_cancel(&p->auth_wait);
     rw_xfer_cancel(&p->x);
     rw_policy_eval_cancel(&p->eval);
     rw_config_unref(&p->cfg);
@@ -150,6 +156,16 @@ static void finish(struct rw_pull *p, int rc, bool decided, const struct rw_verd
         res.verdict = *v;
     }
     res.cached = cached;
+    if (decided && v != NULL && v->allow && !p->by_digest && p->cache != NULL &&
+        p->cfg->cache.tag_ttl > 0 && p->body != NULL) {
+        /* cache.tag_ttl: remember what the tag resolved to (serve_cached() uses it) */
+        struct rw_cache_key tk;
+        char tagkey[RW_MAX_DIGEST_LEN + 1];
+
+        snprintf(tagkey, sizeof(tagkey), "tag:%.128s", p->reference);
+        key_for(p->cfg, p->up, p->io.repo, tagkey, &tk);
+        rw_cache_link_put(p->cache, &tk, p->digest, (int64_t)time(NULL) + p->cfg->cache.tag_ttl);
+    }
     res.rule = p->rule != NULL ? p->rule->match : NULL;
     res.mode = p->rule != NULL ? rw_policy_rule_mode(p->cfg, p->rule) : p->cfg->pull_mode;
     p->cb(p->arg, &res);
@@ -256,7 +272,9 @@ static void record_bytes(struct rw_pull *p, int64_t expires)
         return;
     }
     key_for(p->cfg, p->up, p->io.repo, p->digest, &k);
-    rw_cache_manifest_put(p->cache, &k, p->content_type, p->io.authorization == NULL, p->body,
+    /* with regwarden's own credentials every client may read what regwarden reads */
+    rw_cache_manifest_put(p->cache, &k, p->content_type,
+                          p->io.authorization == NULL || rw_upauth_own(p->up), p->body,
                           p->len, expires);
 }
 
@@ -531,6 +549,8 @@ static void decide(struct rw_pull *p)
     }
 }
 
+static int manifest_auth(struct rw_pull *p);
+
 static void on_manifest(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
                         size_t len)
 {
@@ -540,6 +560,13 @@ static void on_manifest(void *arg, int rc, int status, const struct rw_hdrs *h, 
     struct rw_verdict v;
 
     p->x = NULL;
+    if (rc == 0 && status == 401 && rw_upauth_own(p->up) && !p->auth_retried) {
+        /* a cached token the upstream no longer takes: drop it and try once more */
+        p->auth_retried = true;
+        if (manifest_auth(p) == 0) {
+            return;
+        }
+    }
     p->status = status;
     if (hdrs_copy(&p->hdrs, h) != 0 || (len > 0 && (p->body = rw_malloc(len)) == NULL)) {
         finish(p, -ENOMEM, false, NULL, false);
@@ -595,18 +622,104 @@ static void on_manifest(void *arg, int rc, int status, const struct rw_hdrs *h, 
     decide(p);
 }
 
-int rw_pull_start(struct rw_worker *w, struct rw_config *cfg, struct rw_cache *cache,
-                  const struct rw_upstream_cfg *up, const char *repo, const char *reference,
-                  bool by_digest, const char *accept, const char *authorization,
-                  rw_pull_done_cb *cb, void *arg, struct rw_pull **out)
+static int manifest_send(struct rw_pull *p)
 {
-    struct rw_pull *p = rw_calloc(1, sizeof(*p));
     struct rw_fetch_req req = {0};
     const char *hdrs[3];
     char *h_accept = NULL;
     char *h_auth = NULL;
     char *url = NULL;
     size_t n = 0;
+    int rc = -ENOMEM;
+
+    /* the client's Accept verbatim (gotcha 1, C05); ours only when it sent none */
+    h_accept = rw_asprintf("Accept: %s", p->accept != NULL ? p->accept : RW_ACCEPT_ALL_MANIFESTS);
+    url = rw_upstream_url_for(p->up, p->io.repo, "manifests", p->reference);
+    if (h_accept == NULL || url == NULL) {
+        goto out;
+    }
+    hdrs[n++] = h_accept;
+    hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
+    if (p->io.authorization != NULL) {
+        h_auth = rw_asprintf("Authorization: %s", p->io.authorization);
+        if (h_auth == NULL) {
+            goto out;
+        }
+        hdrs[n++] = h_auth;
+    }
+    req.method = "GET";
+    req.url = url;
+    req.ca_file = p->up->ca;
+    req.headers = hdrs;
+    req.n_headers = n;
+    req.max = RW_MAX_MANIFEST_BYTES;
+    rc = rw_fetch_start(p->w->httpc, &req, on_manifest, p, &p->x);
+out:
+    rw_free(h_accept);
+    if (h_auth != NULL) {
+        explicit_bzero(h_auth, strlen(h_auth));
+    }
+    rw_free(h_auth);
+    rw_free(url);
+    return rc;
+}
+
+/* Own upstream credentials: a token dance that failed is a 401 (refused) or a deny. */
+static void on_manifest_auth(void *arg, int rc, const char *authorization)
+{
+    struct rw_pull *p = arg;
+    struct rw_verdict v;
+    char detail[300];
+
+    p->auth_wait = NULL;
+    rw_free_clear(&p->io.authorization);
+    if (rc == 0 && authorization != NULL && (p->io.authorization = rw_strdup(authorization)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        rc = manifest_send(p);
+    }
+    if (rc == 0) {
+        return;
+    }
+    if (rc == -EACCES || rc == -ENOMEM) {
+        finish(p, rc, false, NULL, false);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "cannot authenticate to upstream %s: %s", p->up->name,
+             rw_strerror(rc));
+    p->status = 200;
+    v = rw_verdict_fail_closed(rc, RW_REASON_UPSTREAM_ERROR, detail);
+    finish(p, 0, true, &v, false);
+}
+
+/* Ask upstream_auth.c for the Authorization, then fetch; 0 when under way. */
+static int manifest_auth(struct rw_pull *p)
+{
+    char scope[RW_UPAUTH_MAX_SCOPE];
+    const char *stale = NULL;
+    char *authz = NULL;
+    int rc;
+
+    snprintf(scope, sizeof(scope), "repository:%s:pull", p->io.repo);
+    if (p->auth_retried) {
+        stale = p->io.authorization != NULL ? p->io.authorization : "";
+    }
+    rc = rw_upauth_get(p->w, p->up, scope, stale, &authz, on_manifest_auth, p, &p->auth_wait);
+    if (rc != 0 || p->auth_wait != NULL) {
+        return rc;
+    }
+    rw_free_clear(&p->io.authorization);
+    p->io.authorization = authz;
+    return manifest_send(p);
+}
+
+int rw_pull_start(struct rw_worker *w, struct rw_config *cfg, struct rw_cache *cache,
+                  const struct rw_upstream_cfg *up, const char *repo, const char *reference,
+                  bool by_digest, const char *accept, const char *authorization,
+                  rw_pull_done_cb *cb, void *arg, struct rw_pull **out)
+{
+    struct rw_pull *p = rw_calloc(1, sizeof(*p));
     int rc = -ENOMEM;
 
     if (p == NULL) {
@@ -623,35 +736,19 @@ int rw_pull_start(struct rw_worker *w, struct rw_config *cfg, struct rw_cache *c
     p->io.httpc = w->httpc;
     p->io.up = up;
     snprintf(p->io.repo, sizeof(p->io.repo), "%s", repo);
+    if (accept != NULL && (p->accept = rw_strdup(accept)) == NULL) {
+        goto out;
+    }
+    if (rw_upauth_own(up)) {
+        /* regwarden's own credentials: the client's never reaches this upstream */
+        rc = manifest_auth(p);
+        goto out;
+    }
     if (authorization != NULL && (p->io.authorization = rw_strdup(authorization)) == NULL) {
         goto out;
     }
-    /* the client's Accept verbatim (gotcha 1, C05); ours only when it sent none */
-    h_accept = rw_asprintf("Accept: %s", accept != NULL ? accept : RW_ACCEPT_ALL_MANIFESTS);
-    url = rw_upstream_url_for(up, repo, "manifests", reference);
-    if (h_accept == NULL || url == NULL) {
-        goto out;
-    }
-    hdrs[n++] = h_accept;
-    hdrs[n++] = "User-Agent: regwarden/" RW_VERSION;
-    if (authorization != NULL) {
-        h_auth = rw_asprintf("Authorization: %s", authorization);
-        if (h_auth == NULL) {
-            goto out;
-        }
-        hdrs[n++] = h_auth;
-    }
-    req.method = "GET";
-    req.url = url;
-    req.ca_file = up->ca;
-    req.headers = hdrs;
-    req.n_headers = n;
-    req.max = RW_MAX_MANIFEST_BYTES;
-    rc = rw_fetch_start(w->httpc, &req, on_manifest, p, &p->x);
+    rc = manifest_send(p);
 out:
-    rw_free(h_accept);
-    rw_free(h_auth);
-    rw_free(url);
     if (rc != 0) {
         pull_free(p);
         return rc;
@@ -706,8 +803,9 @@ static void relay(struct rw_req *r, const struct rw_pull_result *res)
         const struct rw_hdr *u = &res->up_hdrs->v[i];
         char *value = u->value;
 
-        if (!rw_upstream_resp_header_ok(u->name)) {
-            continue;
+        if (!rw_upstream_resp_header_ok(u->name) ||
+            (rw_upauth_own(r->up) && strcasecmp(u->name, "WWW-Authenticate") == 0)) {
+            continue; /* C01: never point a client at a realm only regwarden may use */
         }
         if (strcasecmp(u->name, "Location") == 0) {
             char *nv = rw_upstream_rewrite_location(r->up, u->value);
@@ -739,6 +837,11 @@ static void pull_route_done(void *arg, const struct rw_pull_result *res)
     r->route_ctx = NULL;
     r->on_close = NULL;
     rw_free(pr);
+    if (res->rc == -EACCES) {
+        rw_req_error(r, 401, "UNAUTHORIZED",
+                     "regwarden's credentials for this upstream registry were refused");
+        return;
+    }
     if (res->rc != 0) {
         rw_req_error(r, 503, "UNAVAILABLE", "out of memory");
         return;
@@ -817,15 +920,29 @@ static bool serve_cached(struct rw_req *r)
     size_t len = 0;
     int64_t now = (int64_t)time(NULL);
 
-    if (!r->m.by_digest || cache == NULL || !r->cfg->cache.serve_by_digest ||
-        rw_req_header(r, "Authorization") != NULL) {
+    char digest[RW_MAX_DIGEST_LEN + 1];
+
+    if (cache == NULL || !r->cfg->cache.serve_by_digest || rw_req_header(r, "Authorization") != NULL ||
+        (!r->m.by_digest && r->cfg->cache.tag_ttl <= 0)) {
         return false;
     }
     rule = rw_policy_pull_rule(r->cfg, r->up->name, r->m.repo);
     if (rule == NULL || rule->allow) {
         return false;
     }
-    key_for(r->cfg, r->up, r->m.repo, r->m.reference, &k);
+    if (r->m.by_digest) {
+        snprintf(digest, sizeof(digest), "%.135s", r->m.reference);
+    } else {
+        /* cache.tag_ttl > 0: a tag resolved recently is not asked again */
+        char tagkey[RW_MAX_DIGEST_LEN + 1];
+
+        snprintf(tagkey, sizeof(tagkey), "tag:%.128s", r->m.reference);
+        key_for(r->cfg, r->up, r->m.repo, tagkey, &k);
+        if (rw_cache_link_get(cache, &k, now, digest) != 0) {
+            return false;
+        }
+    }
+    key_for(r->cfg, r->up, r->m.repo, digest, &k);
     if (rw_cache_verdict_get(cache, &k, now, &v) != 0 || !v.allow) {
         return false;
     }
@@ -837,7 +954,7 @@ static bool serve_cached(struct rw_req *r)
         return false;
     }
     memset(&res, 0, sizeof(res));
-    snprintf(res.digest, sizeof(res.digest), "%.71s", r->m.reference);
+    snprintf(res.digest, sizeof(res.digest), "%.71s", digest);
     res.body = body;
     res.len = len;
     res.content_type = ctype;

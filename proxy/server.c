@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,6 +266,23 @@ static void apply_log(const struct rw_config *cfg)
     rw_log_set_json(cfg->log_format != NULL && strcmp(cfg->log_format, "json") == 0);
 }
 
+/* A config file rewritten in place or replaced (a ConfigMap swaps a symlink) is reloaded like
+ * SIGHUP. @return true when the file differs from what @p seen recorded; updates @p seen. */
+static bool config_changed(const char *path, struct stat *seen)
+{
+    struct stat st;
+    bool changed;
+
+    if (stat(path, &st) != 0) {
+        return false; /* mid-replacement: look again on the next tick */
+    }
+    changed = st.st_ino != seen->st_ino || st.st_size != seen->st_size ||
+              st.st_mtim.tv_sec != seen->st_mtim.tv_sec ||
+              st.st_mtim.tv_nsec != seen->st_mtim.tv_nsec;
+    *seen = st;
+    return changed;
+}
+
 static void reload(struct rw_server *s, const char *path)
 {
     struct rw_config *next = NULL;
@@ -293,6 +311,8 @@ static void reload(struct rw_server *s, const char *path)
 
 int rw_server_run(const char *config_path)
 {
+    struct stat cfg_seen = {0};
+
     struct rw_server s;
     struct rw_config *cfg = NULL;
     char err[512];
@@ -407,6 +427,7 @@ int rw_server_run(const char *config_path)
     }
     rw_log_info(PROXY, "regwarden %s serving with %zu workers, policy %.16s", RW_VERSION,
                 s.n_workers, cfg->policy_hash_hex);
+    config_changed(config_path, &cfg_seen);
     for (;;) {
         int sig = 0;
 
@@ -414,6 +435,10 @@ int rw_server_run(const char *config_path)
 
         sig = sigtimedwait(&set, NULL, &poll);
         if (sig < 0) {
+            if (config_changed(config_path, &cfg_seen)) {
+                rw_log_info(PROXY, "%s changed on disk: reloading", config_path);
+                reload(&s, config_path);
+            }
             for (size_t i = 0; i < s.n_tls; i++) {
                 if (s.tls[i] != NULL) {
                     rw_tls_reload(s.tls[i], false);

@@ -7,10 +7,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event.h>
+
 #include "rw/err.h"
+#include "rw/log.h"
 #include "rw/mem.h"
 #include "rw_version.h"
 #include "proxy.h"
@@ -252,12 +256,19 @@ struct evidence_fetch {
     char *up_url;           /* owned; the upstream's origin */
     const char *ca;         /* borrowed: the upstream's CA file, kept alive by the owner's config */
     char *auth;             /* owned; "Authorization: ..." or NULL */
+    char *url;              /* owned; the URL of the request in flight */
+    bool with_auth;
     size_t max;
     int hops;
+    int retries;            /* 429 retries so far */
 };
+
+#define RW_MAX_429_RETRIES 2
+#define RW_MAX_RETRY_AFTER_S 10
 
 static void evidence_free(struct evidence_fetch *f)
 {
+    rw_free(f->url);
     rw_free(f->up_url);
     rw_free(f->auth);
     rw_free(f);
@@ -265,12 +276,34 @@ static void evidence_free(struct evidence_fetch *f)
 
 static int evidence_send(struct evidence_fetch *f, const char *url, bool with_auth);
 
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
 static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
                         size_t len)
 {
     struct evidence_fetch *f = arg;
     const char *loc = rw_hdrs_get(h, "Location");
 
+    /* 429 (Docker Hub rate limits): back off as the upstream asks, a bounded number of times,
+     * then report the failure (the pull fails closed with upstream-error). */
+    if (rc == 0 && status == 429 && f->retries < RW_MAX_429_RETRIES) {
+        const char *ra = rw_hdrs_get(h, "Retry-After");
+        long secs = ra != NULL ? strtol(ra, NULL, 10) : 1;
+        struct timeval tv;
+
+        if (secs < 1) {
+            secs = 1;
+        }
+        if (secs <= RW_MAX_RETRY_AFTER_S) {
+            tv.tv_sec = secs;
+            tv.tv_usec = 0;
+            f->retries++;
+            rw_log_info(UPSTREAM, "upstream answered 429: retrying in %ld s", secs);
+            if (event_base_once(rw_httpc_base(f->httpc), -1, EV_TIMEOUT, on_retry, f, &tv) == 0) {
+                return;
+            }
+        }
+    }
     /* Blob stores redirect to object storage (C02): follow, and send the registry credential
      * only while the target is the upstream's own origin. */
     if (rc == 0 && (status == 301 || status == 302 || status == 303 || status == 307 ||
@@ -304,6 +337,16 @@ static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, 
 
 static int evidence_send(struct evidence_fetch *f, const char *url, bool with_auth)
 {
+    char *copy = url != f->url ? rw_strdup(url) : NULL;
+
+    if (url != f->url) {
+        if (copy == NULL) {
+            return -ENOMEM;
+        }
+        rw_free(f->url);
+        f->url = copy;
+    }
+    f->with_auth = with_auth;
     const char *hdrs[3];
     size_t n = 0;
     struct rw_fetch_req req = {0};
@@ -314,12 +357,26 @@ static int evidence_send(struct evidence_fetch *f, const char *url, bool with_au
         hdrs[n++] = f->auth;
     }
     req.method = "GET";
-    req.url = url;
+    req.url = f->url;
     req.ca_file = f->ca;
     req.headers = hdrs;
     req.n_headers = n;
     req.max = f->max;
     return rw_fetch_start(f->httpc, &req, on_evidence, f, NULL);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct evidence_fetch *f = arg;
+    int rc;
+
+    (void)fd;
+    (void)what;
+    rc = evidence_send(f, f->url, f->with_auth);
+    if (rc != 0) {
+        f->cb(f->arg, rc, 0, NULL, 0);
+        evidence_free(f);
+    }
 }
 
 static int evidence_get(struct rw_evidence_io *io, const char *kind, const char *ref, size_t max,

@@ -63,6 +63,8 @@ struct rw_xfer_req {
 
 int rw_httpc_new(struct event_base *base, struct rw_httpc **out);
 void rw_httpc_free(struct rw_httpc **ph);
+/** The loop @p h runs on (for timers of its users). */
+struct event_base *rw_httpc_base(const struct rw_httpc *h);
 /** Number of transfers in flight. */
 size_t rw_httpc_active(const struct rw_httpc *h);
 

@@ -322,6 +322,11 @@ void rw_httpc_free(struct rw_httpc **ph)
     *ph = NULL;
 }
 
+struct event_base *rw_httpc_base(const struct rw_httpc *h)
+{
+    return h->base;
+}
+
 size_t rw_httpc_active(const struct rw_httpc *h)
 {
     return h->active;
