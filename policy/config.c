@@ -532,6 +532,169 @@ static int parse_listen(struct ld *l, yaml_node_t *n)
     return 0;
 }
 
+#define CFG_MAX_SECRET_FILE 4096u /* upstreams.<name>.auth.password_file */
+
+/* Whole small file into a fresh buffer; RW_ETOOBIG over @p max. The caller wipes secrets. */
+static int read_bounded(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+    int rc = 0;
+
+    if (f == NULL) {
+        return -errno;
+    }
+    buf = rw_malloc(max + 1);
+    if (buf == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    n = fread(buf, 1, max + 1, f);
+    if (ferror(f)) {
+        rc = -EIO;
+    } else if (n > max) {
+        rc = RW_ETOOBIG;
+    }
+    if (rc != 0) {
+        explicit_bzero(buf, max + 1);
+        rw_free_clear(&buf);
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+out:
+    fclose(f);
+    return rc;
+}
+
+/* host[:port] of a checked upstream URL. */
+static const char *url_hostport(const char *url)
+{
+    const char *p = strstr(url, "://");
+
+    return p != NULL ? p + 3 : url;
+}
+
+/*
+ * upstreams.<name>.auth: passthrough | {username, password_file} | {docker_config: PATH}.
+ * Secrets are read now (so `regwarden check` and a reload catch a missing file) and never appear
+ * in a message: errors name the file and the field.
+ */
+static int parse_upstream_auth(struct ld *l, yaml_node_t *a, struct rw_upstream_cfg *u)
+{
+    static const char *const akeys[] = {"username", "password_file", "docker_config", NULL};
+    char *path = NULL;
+    char *secret = NULL;
+    size_t slen = 0;
+    char why[300];
+    int rc;
+
+    if (is_scalar(a) && strcmp(sval(a), "passthrough") == 0) {
+        u->auth = RW_UPSTREAM_AUTH_PASSTHROUGH;
+        return 0;
+    }
+    if (!is_map(a)) {
+        return fail(l, a,
+                    "upstreams.%s.auth: expected passthrough, {username, password_file} or "
+                    "{docker_config}",
+                    u->name);
+    }
+    rc = check_map(l, a, "upstreams.<name>.auth", akeys);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((get(l, a, "docker_config") != NULL) ==
+        (get(l, a, "username") != NULL || get(l, a, "password_file") != NULL)) {
+        return fail(l, a, "upstreams.%s.auth: either username and password_file, or docker_config",
+                    u->name);
+    }
+    u->auth = RW_UPSTREAM_AUTH_OWN;
+    if (get(l, a, "docker_config") != NULL) {
+        yaml_node_t *dv = get(l, a, "docker_config");
+
+        rc = resolve(l, dv, "upstreams.<name>.auth.docker_config", &path);
+        if (rc == 0) {
+            rc = read_bounded(path, RW_MAX_CONFIG_BYTES, &secret, &slen);
+            if (rc != 0) {
+                rc = fail(l, dv, "upstreams.%s.auth.docker_config: cannot read %.200s: %s",
+                          u->name, path, rw_strerror(rc));
+            }
+        }
+        if (rc == 0) {
+            rc = rw_dockercfg_lookup(secret, slen, url_hostport(u->url), &u->auth_basic,
+                                     &u->auth_user, why, sizeof(why));
+            if (rc != 0 && rc != -ENOMEM) {
+                rc = fail(l, dv, "upstreams.%s.auth.docker_config: %.200s: %s", u->name, path,
+                          why);
+            }
+        }
+        goto out;
+    }
+    if (get(l, a, "username") == NULL || get(l, a, "password_file") == NULL) {
+        rc = fail(l, a, "upstreams.%s.auth: username and password_file are both required",
+                  u->name);
+        goto out;
+    }
+    rc = get_str(l, get(l, a, "username"), "upstreams.<name>.auth.username", 256, &u->auth_user);
+    if (rc == 0 && strpbrk(u->auth_user, ":\r\n") != NULL) {
+        rc = fail(l, get(l, a, "username"), "upstreams.%s.auth.username: ':' is not allowed",
+                  u->name);
+    }
+    if (rc == 0) {
+        rc = resolve(l, get(l, a, "password_file"), "upstreams.<name>.auth.password_file", &path);
+    }
+    if (rc == 0) {
+        rc = read_bounded(path, CFG_MAX_SECRET_FILE, &secret, &slen);
+        if (rc != 0) {
+            rc = fail(l, get(l, a, "password_file"),
+                      "upstreams.%s.auth.password_file: cannot read %.200s: %s", u->name, path,
+                      rc == RW_ETOOBIG ? "larger than 4 KiB" : rw_strerror(rc));
+        }
+    }
+    if (rc == 0) {
+        struct rw_buf b;
+        size_t ul = strlen(u->auth_user);
+        char *raw;
+
+        /* one trailing newline is the file's, not the password's */
+        if (slen > 0 && secret[slen - 1] == '\n') {
+            secret[--slen] = '\0';
+        }
+        if (slen > 0 && secret[slen - 1] == '\r') {
+            secret[--slen] = '\0';
+        }
+        if (slen == 0 || strlen(secret) != slen || strpbrk(secret, "\r\n") != NULL) {
+            rc = fail(l, get(l, a, "password_file"),
+                      "upstreams.%s.auth.password_file: %.200s must hold one non-empty line",
+                      u->name, path);
+            goto out;
+        }
+        raw = rw_asprintf("%s:%s", u->auth_user, secret);
+        if (raw == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        rw_buf_init(&b, 0);
+        rc = rw_base64_encode((const uint8_t *)raw, ul + 1 + slen, &b);
+        explicit_bzero(raw, ul + 1 + slen);
+        rw_free(raw);
+        if (rc != 0) {
+            rw_buf_fini(&b);
+            goto out;
+        }
+        u->auth_basic = (char *)b.data;
+    }
+out:
+    if (secret != NULL) {
+        explicit_bzero(secret, slen);
+        rw_free(secret);
+    }
+    rw_free(path);
+    return rc;
+}
+
 static int parse_upstreams(struct ld *l, yaml_node_t *n)
 {
     struct rw_config *c = l->c;
@@ -562,7 +725,7 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
         rc = get_str(l, k, "upstreams", RW_MAX_NAME_LEN, &u->name);
         if (rc == 0 && v->type == YAML_MAPPING_NODE) {
             /* name: {url: URL, ca: FILE} (the short form is name: URL) */
-            static const char *const ukeys[] = {"url", "ca", NULL};
+            static const char *const ukeys[] = {"url", "ca", "auth", NULL};
             yaml_node_t *cv = get(l, v, "ca");
             yaml_node_t *uv = get(l, v, "url");
 
@@ -586,6 +749,13 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
                         "upstreams.%s: invalid URL (want http[s]://host[:port], no path, query "
                         "or userinfo)",
                         u->name);
+        }
+        v = node(l, n->data.mapping.pairs.start[i].value); /* the entry again (url above) */
+        if (is_map(v) && get(l, v, "auth") != NULL) {
+            rc = parse_upstream_auth(l, get(l, v, "auth"), u);
+            if (rc != 0) {
+                return rc;
+            }
         }
     }
     return 0;
@@ -1435,6 +1605,11 @@ static void config_free(struct rw_config *c)
         rw_free(c->upstreams[i].name);
         rw_free(c->upstreams[i].url);
         rw_free(c->upstreams[i].ca);
+        rw_free(c->upstreams[i].auth_user);
+        if (c->upstreams[i].auth_basic != NULL) {
+            explicit_bzero(c->upstreams[i].auth_basic, strlen(c->upstreams[i].auth_basic));
+        }
+        rw_free(c->upstreams[i].auth_basic);
     }
     rw_free(c->upstreams);
     for (size_t i = 0; c->keys != NULL && i < c->n_keys; i++) {

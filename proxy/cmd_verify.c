@@ -15,6 +15,7 @@
 #include "rw/mem.h"
 #include "cmd.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 
 struct verify_ctx {
     struct event_base *base;
@@ -161,6 +162,7 @@ out:
     }
     rw_cache_close(&srv.cache);
     rw_httpc_free(&w.httpc);
+    rw_upauth_fini();
     if (w.base != NULL) {
         event_base_free(w.base);
     }

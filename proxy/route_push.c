@@ -19,6 +19,7 @@
 #include "rw/mem.h"
 #include "rw_version.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 
 enum push_step {
     PS_BODY = 0,
@@ -43,7 +44,9 @@ struct push {
     struct rw_xfer *x;                /* owned; the current upstream request */
     char **fwd_hdrs;                  /* owned */
     size_t n_fwd_hdrs;
-    char *auth;                       /* owned; "Authorization: ..." or NULL */
+    char *auth;                       /* owned, secret; "Authorization: ..." or NULL: the
+                                       * client's, or regwarden's own (upstreams.<name>.auth) */
+    struct rw_upauth_wait *auth_wait; /* owned; waiting for regwarden's own credentials */
     struct rw_hdrs up201;             /* owned copy of the upstream's 201 headers */
     char digest[72];
     char sig_tag[80];
@@ -62,8 +65,12 @@ static void push_free(struct push *ps)
 {
     rw_xfer_cancel(&ps->x);
     rw_signer_cancel(&ps->sop);
+    rw_upauth_cancel(&ps->auth_wait);
     rw_buf_fini(&ps->body);
     rw_upstream_headers_free(&ps->fwd_hdrs, ps->n_fwd_hdrs);
+    if (ps->auth != NULL) {
+        explicit_bzero(ps->auth, strlen(ps->auth));
+    }
     rw_free(ps->auth);
     for (size_t i = 0; i < ps->up201.n; i++) {
         rw_free(ps->up201.v[i].name);
@@ -504,13 +511,92 @@ static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
     sign(ps);
 }
 
+static void forward_send(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+    struct rw_fetch_req req = {0};
+    const char **hv = NULL;
+    char *url = NULL;
+    size_t n = 0;
+    int rc;
+
+    url = rw_upstream_url(r->up, &r->m);
+    rc = url == NULL ? -ENOMEM : rw_upstream_req_headers(r, &ps->fwd_hdrs, &ps->n_fwd_hdrs);
+    if (rc == 0 && (hv = rw_calloc(ps->n_fwd_hdrs + 1, sizeof(*hv))) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < ps->n_fwd_hdrs; i++) {
+            hv[n++] = ps->fwd_hdrs[i];
+        }
+        if (rw_upauth_own(r->up) && ps->auth != NULL) {
+            hv[n++] = ps->auth; /* the client's was dropped by rw_upstream_req_headers() */
+        }
+        req.method = "PUT";
+        req.url = url;
+        req.ca_file = r->up->ca;
+        req.headers = hv;
+        req.n_headers = n;
+        req.body = ps->body.data;
+        req.body_len = ps->body.len;
+        req.has_body = true;
+        req.max = 64 * 1024;
+        rc = rw_fetch_start(r->w->httpc, &req, on_forwarded, ps, &ps->x);
+    }
+    rw_free(hv);
+    rw_free(url);
+    if (rc != 0) {
+        detach(ps);
+        rw_req_error(r, 503, "UNAVAILABLE", "cannot start upstream request");
+    }
+}
+
+static void on_forward_auth(void *arg, int rc, const char *authorization)
+{
+    struct push *ps = arg;
+    struct rw_req *r = ps->r;
+
+    ps->auth_wait = NULL;
+    if (rc == 0 && authorization != NULL &&
+        (ps->auth = rw_asprintf("Authorization: %s", authorization)) == NULL) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        forward_send(ps);
+        return;
+    }
+    detach(ps);
+    if (rc == -EACCES) {
+        rw_req_error(r, 401, "UNAUTHORIZED",
+                     "regwarden's credentials for this upstream registry were refused");
+        return;
+    }
+    rw_req_error(r, 502, "UNAVAILABLE", "cannot authenticate to the upstream registry");
+}
+
+/* Scope pull,push on the repository covers the manifest and the signature writes alike. */
+static void forward_auth(struct push *ps)
+{
+    char scope[RW_UPAUTH_MAX_SCOPE];
+    char *authz = NULL;
+    int rc;
+
+    snprintf(scope, sizeof(scope), "repository:%s:pull,push", ps->r->m.repo);
+    rc = rw_upauth_get(ps->r->w, ps->r->up, scope, NULL, &authz, on_forward_auth, ps,
+                       &ps->auth_wait);
+    if (rc != 0 || ps->auth_wait == NULL) {
+        on_forward_auth(ps, rc, authz);
+    }
+    if (authz != NULL) {
+        explicit_bzero(authz, strlen(authz));
+    }
+    rw_free(authz);
+}
+
 static void forward(struct push *ps)
 {
     struct rw_req *r = ps->r;
     struct rw_manifest_info info = {0};
-    struct rw_fetch_req req = {0};
-    char *url = NULL;
-    int rc;
 
     if (rw_manifest_parse(ps->body.data, ps->body.len, rw_req_header(r, "Content-Type"), &info) !=
         0) {
@@ -521,25 +607,11 @@ static void forward(struct push *ps)
     }
     rw_manifest_info_fini(&info);
     ps->step = PS_FORWARD;
-    url = rw_upstream_url(r->up, &r->m);
-    rc = url == NULL ? -ENOMEM : rw_upstream_req_headers(r, &ps->fwd_hdrs, &ps->n_fwd_hdrs);
-    if (rc == 0) {
-        req.method = "PUT";
-        req.url = url;
-        req.ca_file = r->up->ca;
-        req.headers = (const char *const *)ps->fwd_hdrs;
-        req.n_headers = ps->n_fwd_hdrs;
-        req.body = ps->body.data;
-        req.body_len = ps->body.len;
-        req.has_body = true;
-        req.max = 64 * 1024;
-        rc = rw_fetch_start(r->w->httpc, &req, on_forwarded, ps, &ps->x);
+    if (rw_upauth_own(r->up)) {
+        forward_auth(ps); /* regwarden's own credentials first, then forward_send() */
+        return;
     }
-    rw_free(url);
-    if (rc != 0) {
-        detach(ps);
-        rw_req_error(r, 503, "UNAVAILABLE", "cannot start upstream request");
-    }
+    forward_send(ps);
 }
 
 static void on_body_ready(struct rw_req *r)
@@ -572,7 +644,8 @@ static void on_body_ready(struct rw_req *r)
 void rw_route_push_manifest(struct rw_req *r, const struct rw_push_rule *rule)
 {
     struct push *ps = rw_calloc(1, sizeof(*ps));
-    const char *auth = rw_req_header(r, "Authorization");
+    /* with regwarden's own credentials the client's never reaches the upstream */
+    const char *auth = rw_upauth_own(r->up) ? NULL : rw_req_header(r, "Authorization");
 
     if (ps == NULL || (auth != NULL && (ps->auth = rw_asprintf("Authorization: %s", auth)) == NULL)) {
         rw_free(ps);

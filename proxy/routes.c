@@ -19,6 +19,7 @@
 #include "rw/mem.h"
 #include "oci_errors.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 
 /* ------------------------------------------------------------------ small responses */
 
@@ -128,10 +129,19 @@ struct fwd {
     struct rw_buf held;       /* last piece, sent once the digest checks out */
     char *resp_names[64];     /* owned copies of rewritten header values */
     size_t n_resp;
+    struct rw_upauth_wait *auth_wait; /* owned; own upstream credentials: waiting for them */
+    char *authz;              /* owned, secret: "Authorization: ..." of our own, or NULL */
+    bool retry;               /* 401 on a bodiless request: ask again once (stale token) */
+    bool retried;
 };
 
 static void fwd_free(struct fwd *f)
 {
+    rw_upauth_cancel(&f->auth_wait);
+    if (f->authz != NULL) {
+        explicit_bzero(f->authz, strlen(f->authz));
+    }
+    rw_free(f->authz);
     rw_xfer_cancel(&f->x);
     rw_upstream_headers_free(&f->hdrs, f->n_hdrs);
     rw_free(f->url);
@@ -163,7 +173,9 @@ static void fwd_on_body_ready(struct rw_req *r)
 {
     struct fwd *f = r->route_ctx;
 
-    rw_xfer_resume_send(f->x);
+    if (f->x != NULL) { /* NULL while waiting for our own credentials */
+        rw_xfer_resume_send(f->x);
+    }
 }
 
 static void fwd_on_writable(struct rw_req *r)
@@ -186,6 +198,10 @@ static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
     bool have_api_version = false;
     const char *cl = rw_hdrs_get(h, "Content-Length");
 
+    if (status == 401 && rw_upauth_own(r->up) && !f->retried && !r->has_body) {
+        f->retry = true; /* nothing sent to the client yet: fwd_on_done asks again */
+        return -1;
+    }
     if (cl != NULL) {
         char *end = NULL;
         long long v = strtoll(cl, &end, 10);
@@ -198,8 +214,9 @@ static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
         const char *name = h->v[i].name;
         const char *value = h->v[i].value;
 
-        if (!rw_upstream_resp_header_ok(name)) {
-            continue;
+        if (!rw_upstream_resp_header_ok(name) ||
+            (rw_upauth_own(r->up) && strcasecmp(name, "WWW-Authenticate") == 0)) {
+            continue; /* C01: never point a client at a realm only regwarden may use */
         }
         if (strcasecmp(name, "Location") == 0 || strcasecmp(name, "Link") == 0) {
             char *nv = strcasecmp(name, "Link") == 0 ? rw_upstream_rewrite_link(r->up, value)
@@ -263,12 +280,27 @@ static enum rw_xfer_read fwd_on_read(void *arg, uint8_t *buf, size_t cap, size_t
     return f->r->io->read_body(f->r, buf, cap, n);
 }
 
+static int fwd_auth(struct fwd *f, const char *stale);
+static void fwd_auth_failed(struct fwd *f, int rc);
+
 static void fwd_on_done(void *arg, int rc)
 {
     struct fwd *f = arg;
     struct rw_req *r = f->r;
 
     f->x = NULL;
+    if (f->retry) {
+        f->retry = false;
+        f->retried = true;
+        rc = fwd_auth(f, f->authz != NULL ? f->authz + strlen("Authorization: ") : "");
+        if (rc == 0) {
+            return;
+        }
+        if (rc == -EACCES) {
+            fwd_auth_failed(f, rc);
+            return;
+        }
+    }
     fwd_detach(r);
     if (f->answered) {
         fwd_free(f);
@@ -330,10 +362,104 @@ static const struct rw_xfer_cbs fwd_cbs = {
     .on_done = fwd_on_done,
 };
 
+static int fwd_send(struct fwd *f)
+{
+    struct rw_req *r = f->r;
+    struct rw_xfer_req xr = {0};
+    const char **hv = rw_calloc(f->n_hdrs + 1, sizeof(*hv));
+    size_t n = 0;
+    int rc;
+
+    if (hv == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < f->n_hdrs; i++) {
+        hv[n++] = f->hdrs[i];
+    }
+    if (f->authz != NULL) {
+        hv[n++] = f->authz;
+    }
+    xr.method = r->method;
+    xr.url = f->url;
+    xr.ca_file = r->up->ca;
+    xr.headers = hv;
+    xr.n_headers = n;
+    xr.has_body = r->has_body;
+    xr.body_len = r->body_len;
+    rc = rw_xfer_start(r->w->httpc, &xr, &fwd_cbs, f, &f->x);
+    rw_free(hv);
+    return rc;
+}
+
+static int fwd_use(struct fwd *f, const char *authorization)
+{
+    if (f->authz != NULL) {
+        explicit_bzero(f->authz, strlen(f->authz));
+    }
+    rw_free_clear(&f->authz);
+    if (authorization != NULL &&
+        (f->authz = rw_asprintf("Authorization: %s", authorization)) == NULL) {
+        return -ENOMEM;
+    }
+    return fwd_send(f);
+}
+
+/* Own credentials could not be had: 401 when refused, else 502; never the upstream's realm. */
+static void fwd_auth_failed(struct fwd *f, int rc)
+{
+    struct rw_req *r = f->r;
+
+    fwd_detach(r);
+    fwd_free(f);
+    if (rc == -EACCES) {
+        rw_req_error(r, 401, "UNAUTHORIZED",
+                     "regwarden's credentials for this upstream registry were refused");
+        return;
+    }
+    rw_log_warn(UPSTREAM, "conn=%" PRIu64 " req=%s upstream %s: no credentials: %s", r->conn_id,
+                r->id, r->up->name, rw_strerror(rc));
+    rw_req_error(r, rc == RW_ETIMEOUT ? 504 : 502, "UNAVAILABLE",
+                 "cannot authenticate to the upstream registry");
+}
+
+static void fwd_on_auth(void *arg, int rc, const char *authorization)
+{
+    struct fwd *f = arg;
+
+    f->auth_wait = NULL;
+    if (rc == 0) {
+        rc = fwd_use(f, authorization);
+    }
+    if (rc != 0) {
+        fwd_auth_failed(f, rc);
+    }
+}
+
+/* Own upstream credentials (upstream_auth.c): 0 when the request is under way or waiting. */
+static int fwd_auth(struct fwd *f, const char *stale)
+{
+    char scope[RW_UPAUTH_MAX_SCOPE];
+    char *authz = NULL;
+    int rc = rw_upauth_scope(f->r, scope, sizeof(scope));
+
+    if (rc == 0) {
+        rc = rw_upauth_get(f->r->w, f->r->up, scope, stale, &authz, fwd_on_auth, f,
+                           &f->auth_wait);
+    }
+    if (rc != 0 || f->auth_wait != NULL) {
+        return rc;
+    }
+    rc = fwd_use(f, authz);
+    if (authz != NULL) {
+        explicit_bzero(authz, strlen(authz));
+    }
+    rw_free(authz);
+    return rc;
+}
+
 void rw_route_forward(struct rw_req *r)
 {
     struct fwd *f = rw_calloc(1, sizeof(*f));
-    struct rw_xfer_req xr = {0};
     int rc = -ENOMEM;
 
     if (f == NULL) {
@@ -348,20 +474,17 @@ void rw_route_forward(struct rw_req *r)
     if (rc != 0) {
         goto fail;
     }
-    xr.method = r->method;
-    xr.url = f->url;
-    xr.ca_file = r->up->ca;
-    xr.headers = (const char *const *)f->hdrs;
-    xr.n_headers = f->n_hdrs;
-    xr.has_body = r->has_body;
-    xr.body_len = r->body_len;
     r->route_ctx = f;
     r->on_close = fwd_on_close;
     r->on_body_ready = fwd_on_body_ready;
     r->on_writable = fwd_on_writable;
-    rc = rw_xfer_start(r->w->httpc, &xr, &fwd_cbs, f, &f->x);
+    rc = rw_upauth_own(r->up) ? fwd_auth(f, NULL) : fwd_send(f);
     if (rc != 0) {
         fwd_detach(r);
+        if (rc == -EACCES) {
+            fwd_auth_failed(f, rc);
+            return;
+        }
         goto fail;
     }
     return;

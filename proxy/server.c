@@ -33,6 +33,7 @@
 #include "rw/identity.h"
 #include "conn.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 #include "tls.h"
 
 #define RW_DRAIN_TIMEOUT_S 20
@@ -478,6 +479,7 @@ out:
         }
         rw_free(s.workers);
     }
+    rw_upauth_fini(); /* tokens of upstreams.<name>.auth, after every worker is gone */
     if (s.cache != NULL) {
         rw_cache_sync(s.cache);
     }

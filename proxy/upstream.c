@@ -18,6 +18,7 @@
 #include "rw/mem.h"
 #include "rw_version.h"
 #include "proxy.h"
+#include "upstream_auth.h"
 
 static const char *const hop_by_hop[] = {
     "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
@@ -133,6 +134,9 @@ int rw_upstream_req_headers(const struct rw_req *r, char ***out, size_t *n)
 
         if (is_hop(h->name) || named_in_connection(&r->hdrs, h->name)) {
             continue;
+        }
+        if (rw_upauth_own(r->up) && strcasecmp(h->name, "Authorization") == 0) {
+            continue; /* regwarden's own credentials replace the client's (upstream_auth.c) */
         }
         v[k] = rw_asprintf("%s: %s", h->name, h->value);
         if (v[k] == NULL) {

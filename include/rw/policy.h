@@ -27,11 +27,19 @@ struct rw_listen_cfg {
     int line;
 };
 
+/* Whose credential reaches an upstream: the client's (forwarded, challenges relayed) or
+ * regwarden's own (it does the token dance itself; the client's Authorization is dropped). */
+enum rw_upstream_auth { RW_UPSTREAM_AUTH_PASSTHROUGH = 0, RW_UPSTREAM_AUTH_OWN };
+
 struct rw_upstream_cfg {
     char *name; /* owned; "registry.local" */
     char *url;  /* owned; "http://127.0.0.1:5000", scheme+authority, no trailing '/' */
     char *ca;   /* owned; upstreams.<name>.ca: CA bundle for an https upstream, absolute; NULL =
                  * the system store */
+    enum rw_upstream_auth auth; /* upstreams.<name>.auth; RW_UPSTREAM_AUTH_PASSTHROUGH default */
+    char *auth_user;  /* owned; own credentials: the user name (logs may name it); else NULL */
+    char *auth_basic; /* owned, secret: base64("user:password"), only ever sent to the token
+                       * realm (or the upstream for Basic); zeroed when freed; NULL = passthrough */
     int line;
 };
 
@@ -202,6 +210,19 @@ int rw_pubkey_spki(const struct rw_pubkey *pk, struct rw_buf *out);
  */
 int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len, const uint8_t *sig,
                      size_t siglen);
+
+/**
+ * Credential for registry @p hostport ("host[:port]") in a docker config.json: auths.<key>.auth
+ * (base64 "user:password") or auths.<key>.username/password; keys may be "host[:port]" or a URL
+ * ("https://index.docker.io/v1/" matches every Docker Hub host name).
+ * @param[out] basic     base64("user:password"), untouched on error
+ * @param[out] username  the user name, untouched on error
+ * @param[out] err       why not (names the host and field, never a value)
+ * @return 0; -ENOENT no entry for the host; RW_EINVAL malformed; RW_ETOOBIG; -ENOMEM.
+ * Ownership: caller owns *basic (a secret: wipe before freeing) and *username.  Thread: any.
+ */
+int rw_dockercfg_lookup(const char *json, size_t len, const char *hostport, char **basic,
+                        char **username, char *err, size_t errlen);
 
 /** Standard (or URL-safe) base64 decode with bound; RW_EINVAL on bad input, RW_ETOOBIG over max. */
 int rw_base64_decode(const char *in, size_t inlen, uint8_t *out, size_t max, size_t *outlen);
