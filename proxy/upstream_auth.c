@@ -772,7 +772,12 @@ int rw_upauth_get(struct rw_worker *w, const struct rw_upstream_cfg *up, const c
         goto out;
     }
     if (!s->fetching && s->err != 0 && now < s->err_until && stale == NULL) {
-        rc = s->err;
+        /* a recent failure: answered through the callback like any other, on the next turn */
+        wt->done = true;
+        wt->rc = s->err;
+        event_active(wt->ev, EV_TIMEOUT, 0);
+        *wait = wt;
+        wt = NULL;
         goto out;
     }
     wt->slot = s;

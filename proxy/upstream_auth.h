@@ -48,7 +48,8 @@ int rw_upauth_scope(const struct rw_req *r, char *out, size_t cap);
  * @param[out] authorization  when answered at once: owned copy, NULL = send none
  * @param[out] wait   NULL when answered at once; else the pending handle: @p cb runs later on
  *                    @p w's loop unless rw_upauth_cancel() comes first
- * @return 0 (answered or pending); -ENOMEM; a cached recent failure's code (see the callback).
+ * @return 0 (answered or pending; a failure remembered for a moment is reported through @p cb
+ *         too); -ENOMEM.
  * Ownership: caller owns *authorization (a secret: never log it) and *wait.
  * Thread: the worker thread of @p w.
  */
