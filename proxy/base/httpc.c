@@ -625,6 +625,10 @@ int rw_fetch_start(struct rw_httpc *h, const struct rw_fetch_req *req, rw_fetch_
     }
     if (rc == 0 && req->h2_prior_knowledge) {
         curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        /* one connection per call: reusing an idle prior-knowledge connection to the grpcio
+         * server fails in curl 7.88 ("Error in the HTTP2 framing layer"); calls are rare */
+        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
     }
     if (rc == 0) {
         rc = add(h, x);
