@@ -211,3 +211,29 @@ def test_check_docker_config_without_host_entry(workdir, rw_bin):
     p = subprocess.run([rw_bin, "check", "-c", str(path)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "no credential for 127.0.0.1:5000" in p.stdout + p.stderr, p
     assert PASSWORD not in p.stdout + p.stderr
+
+
+def test_concurrent_requests_share_one_token_request(workdir, token_server, token_upstream, main_config,
+                                                     regwarden_factory, image_factory):
+    """40 clients at once on a cold regwarden (every worker): one challenge probe, one token per scope."""
+    import concurrent.futures
+    up = token_upstream
+    lay = image_factory()
+    images.skopeo_copy(lay.ref("v1"), "docker://%s/library/app:v1" % up.host, dest_creds=(USER, PASSWORD))
+    seeded = token_server.stats()["per_scope"]
+    rw = regwarden_factory(own_creds_config(main_config, up, password_auth(workdir)))
+
+    def one(i):
+        if i % 2:
+            return util.http("GET", rw.url + "/v2/library/app/tags/list")
+        return util.http("GET" if i % 4 == 0 else "HEAD", rw.url + "/v2/library/app/manifests/v1",
+                         headers={"Accept": CONTAINERD_ACCEPT})
+    with concurrent.futures.ThreadPoolExecutor(max_workers=40) as ex:
+        res = list(ex.map(one, range(40)))
+    assert all(r.status == 200 for r in res), [r.status for r in res]
+    st = token_server.stats()
+    mine = {k: v - seeded.get(k, 0) for k, v in st["per_scope"].items()}
+    assert mine.get("repository:library/app:pull") == 1, mine
+    # (the harness's readiness GET /v2/ through regwarden made the one probe before the burst)
+    probes = [a for a in up.access() if a.path == "/v2/" and a.ua.startswith("regwarden/")]
+    assert len(probes) == 1, probes
