@@ -673,7 +673,8 @@ static void on_manifest_auth(void *arg, int rc, const char *authorization)
 
     p->auth_wait = NULL;
     rw_free_clear(&p->io.authorization);
-    if (rc == 0 && authorization != NULL && (p->io.authorization = rw_strdup(authorization)) == NULL) {
+    if (rc == 0 && authorization != NULL &&
+        (p->io.authorization = rw_strdup(authorization)) == NULL) {
         rc = -ENOMEM;
     }
     if (rc == 0) {

@@ -280,7 +280,8 @@ static int upst_learn(struct upst *u, const struct rw_www_auth *ch)
 
     if (ch->scheme == RW_WWW_AUTH_BEARER) {
         realm = rw_strdup(ch->realm);
-        if (realm == NULL || (ch->service[0] != '\0' && (service = rw_strdup(ch->service)) == NULL)) {
+        if (realm == NULL ||
+            (ch->service[0] != '\0' && (service = rw_strdup(ch->service)) == NULL)) {
             rw_free(realm);
             return -ENOMEM;
         }
@@ -500,7 +501,8 @@ static void job_token(struct job *j)
     int rc = 0;
 
     if (!realm_allowed(j)) {
-        rw_log_err(UPSTREAM, "upstream %s: token realm is not https; credentials not sent", j->name);
+        rw_log_err(UPSTREAM, "upstream %s: token realm is not https; credentials not sent",
+                   j->name);
         job_finish(j, RW_EPROTO, NULL, 0);
         return;
     }
@@ -564,8 +566,9 @@ static void on_basic_check(void *arg, int rc, int status, const struct rw_hdrs *
         return;
     }
     if (rc == 0 && (status == 401 || status == 403)) {
-        rw_log_err(UPSTREAM, "upstream %s refused regwarden's credentials (user %s, Basic): HTTP %d",
-                   j->name, j->user, status);
+        rw_log_err(UPSTREAM,
+                   "upstream %s refused regwarden's credentials (user %s, Basic): HTTP %d", j->name,
+                   j->user, status);
         job_finish(j, -EACCES, NULL, 0);
         return;
     }
@@ -754,7 +757,8 @@ int rw_upauth_get(struct rw_worker *w, const struct rw_upstream_cfg *up, const c
         goto out;
     }
     if (stale != NULL && s->have &&
-        ((s->value != NULL && strcmp(s->value, stale) == 0) || (s->value == NULL && *stale == '\0'))) {
+        ((s->value != NULL && strcmp(s->value, stale) == 0) ||
+         (s->value == NULL && *stale == '\0'))) {
         /* the upstream refused what we sent: forget it; an anonymous answer re-probes */
         secret_free(&s->value);
         s->have = false;
