@@ -52,7 +52,7 @@ const char *rwt_data_path(char *out, size_t cap, const char *rel)
 
 const char *rwt_vector_path(char *out, size_t cap, const char *rel)
 {
-    return under(out, cap, "RW_VECTORS", "../shared/vectors", rel);
+    return under(out, cap, "RW_VECTORS", "tests/data/vectors", rel);
 }
 
 char *rwt_tempdir(void)
