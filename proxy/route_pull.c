@@ -84,34 +84,6 @@ struct inflight {
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct inflight *inflights; /* guarded by inflight_lock */
 
-static void hdrs_copy_free(struct rw_hdrs *h)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        rw_free(h->v[i].name);
-        rw_free(h->v[i].value);
-    }
-    rw_free_clear(&h->v);
-    h->n = 0;
-}
-
-static int hdrs_copy(struct rw_hdrs *dst, const struct rw_hdrs *src)
-{
-    dst->v = rw_calloc(src->n + 1, sizeof(*dst->v));
-    dst->n = 0;
-    if (dst->v == NULL) {
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < src->n; i++) {
-        dst->v[i].name = rw_strdup(src->v[i].name);
-        dst->v[i].value = rw_strdup(src->v[i].value);
-        dst->n++;
-        if (dst->v[i].name == NULL || dst->v[i].value == NULL) {
-            return -ENOMEM;
-        }
-    }
-    return 0;
-}
-
 static void waiter_forget(struct rw_pull *p);
 static void key_for(const struct rw_config *cfg, const struct rw_upstream_cfg *up, const char *repo,
                     const char *digest, struct rw_cache_key *k);
@@ -126,7 +98,7 @@ static void pull_free(struct rw_pull *p)
     rw_free(p->accept);
     rw_free(p->io.authorization);
     rw_manifest_info_fini(&p->info);
-    hdrs_copy_free(&p->hdrs);
+    rw_hdrs_free(&p->hdrs);
     rw_free(p->body);
     rw_free(p);
 }
@@ -568,7 +540,7 @@ static void on_manifest(void *arg, int rc, int status, const struct rw_hdrs *h, 
         }
     }
     p->status = status;
-    if (hdrs_copy(&p->hdrs, h) != 0 || (len > 0 && (p->body = rw_malloc(len)) == NULL)) {
+    if (rw_hdrs_copy(&p->hdrs, h) != 0 || (len > 0 && (p->body = rw_malloc(len)) == NULL)) {
         finish(p, -ENOMEM, false, NULL, false);
         return;
     }

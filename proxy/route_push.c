@@ -72,11 +72,7 @@ static void push_free(struct push *ps)
         explicit_bzero(ps->auth, strlen(ps->auth));
     }
     rw_free(ps->auth);
-    for (size_t i = 0; i < ps->up201.n; i++) {
-        rw_free(ps->up201.v[i].name);
-        rw_free(ps->up201.v[i].value);
-    }
-    rw_free(ps->up201.v);
+    rw_hdrs_free(&ps->up201);
     rw_buf_fini(&ps->payload);
     rw_buf_fini(&ps->sig_b64);
     rw_buf_fini(&ps->config);
@@ -488,19 +484,9 @@ static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
         r->io->send_end(r);
         return;
     }
-    ps->up201.v = rw_calloc(h->n + 1, sizeof(*ps->up201.v));
-    if (ps->up201.v == NULL) {
+    if (rw_hdrs_copy(&ps->up201, h) != 0) {
         sign_failed(ps, rw_strerror(-ENOMEM));
         return;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        ps->up201.v[i].name = rw_strdup(h->v[i].name);
-        ps->up201.v[i].value = rw_strdup(h->v[i].value);
-        ps->up201.n++;
-        if (ps->up201.v[i].name == NULL || ps->up201.v[i].value == NULL) {
-            sign_failed(ps, rw_strerror(-ENOMEM));
-            return;
-        }
     }
     rw_sha256_digest(ps->body.data, ps->body.len, ps->digest);
     advertised = rw_hdrs_get(h, "Docker-Content-Digest");

@@ -35,6 +35,10 @@ void rw_httpc_set_timing_cb(rw_httpc_timing_cb *cb);
 
 /** Case-insensitive lookup; NULL when absent. */
 const char *rw_hdrs_get(const struct rw_hdrs *h, const char *name);
+/** Free every name/value and the array; @p h is left empty. */
+void rw_hdrs_free(struct rw_hdrs *h);
+/** Deep copy into @p dst (which must be empty). -ENOMEM leaves a partial copy: rw_hdrs_free it. */
+int rw_hdrs_copy(struct rw_hdrs *dst, const struct rw_hdrs *src);
 
 enum rw_xfer_read { RW_XFER_READ_DATA = 0, RW_XFER_READ_PAUSE, RW_XFER_READ_EOF };
 

@@ -74,7 +74,7 @@ const char *rw_hdrs_get(const struct rw_hdrs *h, const char *name)
     return NULL;
 }
 
-static void hdrs_clear(struct rw_hdrs *h)
+void rw_hdrs_free(struct rw_hdrs *h)
 {
     for (size_t i = 0; i < h->n; i++) {
         rw_free(h->v[i].name);
@@ -82,6 +82,24 @@ static void hdrs_clear(struct rw_hdrs *h)
     }
     rw_free_clear(&h->v);
     h->n = 0;
+}
+
+int rw_hdrs_copy(struct rw_hdrs *dst, const struct rw_hdrs *src)
+{
+    dst->v = rw_calloc(src->n + 1, sizeof(*dst->v));
+    dst->n = 0;
+    if (dst->v == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        dst->v[i].name = rw_strdup(src->v[i].name);
+        dst->v[i].value = rw_strdup(src->v[i].value);
+        dst->n++;
+        if (dst->v[i].name == NULL || dst->v[i].value == NULL) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
 }
 
 static void live_unlink(struct rw_xfer *x)
@@ -106,7 +124,7 @@ static void xfer_free(struct rw_xfer *x)
     }
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->out_hdrs);
-    hdrs_clear(&x->hdrs);
+    rw_hdrs_free(&x->hdrs);
     rw_buf_fini(&x->in);
     rw_free(x->up);
     rw_free(x);
@@ -345,7 +363,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         const char *sp = memchr(buf, ' ', len);
 
-        hdrs_clear(&x->hdrs);
+        rw_hdrs_free(&x->hdrs);
         x->hdr_bytes = 0;
         x->status = 0;
         if (sp != NULL && (size_t)(sp - buf) + 4 <= len) {
