@@ -1254,10 +1254,44 @@ static int parse_mode(struct ld *l, yaml_node_t *v, const char *what, enum rw_mo
     return fail(l, v, "%s: expected enforce or audit", what);
 }
 
+/* require.attestations: in-toto predicate type URIs ("<scheme>:<no spaces>"), no duplicates. */
+static int parse_attestations(struct ld *l, yaml_node_t *v, const char *what,
+                              struct rw_pull_rule *r)
+{
+    int rc = parse_str_list(l, v, "require.attestations", RW_MAX_ATTESTATION_TYPES,
+                            RW_MAX_DSSE_TYPE_LEN, &r->attestations, &r->n_attestations);
+
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t k = 0; k < r->n_attestations; k++) {
+        yaml_node_t *tn = node(l, v->data.sequence.items.start[k]);
+        const char *t = r->attestations[k];
+        const char *colon = strchr(t, ':');
+        bool ok = colon != NULL && colon != t;
+
+        for (const char *c = t; ok && *c != '\0'; c++) {
+            ok = *c > 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
+        }
+        if (!ok) {
+            return fail(l, tn,
+                        "%s.require.attestations: '%.64s' is not a predicate type URI "
+                        "(e.g. " RW_SLSA_PROVENANCE_V1 ")",
+                        what, t);
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (strcmp(r->attestations[j], t) == 0) {
+                return fail(l, tn, "%s.require.attestations: '%.64s' is listed twice", what, t);
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pull_rule *r)
 {
     static const char *const keys[] = {"match", "allow", "require", "mode", NULL};
-    static const char *const req_keys[] = {"signed_by", NULL};
+    static const char *const req_keys[] = {"signed_by", "attestations", NULL};
     char what[32];
     yaml_node_t *v;
     yaml_node_t *req;
@@ -1302,6 +1336,12 @@ static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pul
             if (rw_config_key(l->c, r->signed_by[k]) == NULL) {
                 return fail(l, kn, "%s.require.signed_by: key '%.64s' is not defined in keys:",
                             what, r->signed_by[k]);
+            }
+        }
+        if ((v = get(l, req, "attestations")) != NULL && !is_null(v)) {
+            rc = parse_attestations(l, v, what, r);
+            if (rc != 0) {
+                return rc;
             }
         }
     }
@@ -1484,7 +1524,7 @@ static int cmp_names(const void *a, const void *b)
 
 /*
  * sha256 over length-prefixed fields: a version tag, pull.mode, each pull rule (match, allow,
- * signed_by names, mode) in order, then each referenced key (sorted by name) with its SPKI DER.
+ * signed_by names, required attestation types when any, mode) in order, then each referenced key (sorted by name) with its SPKI DER.
  * Nothing else (listeners, upstream URLs, TTLs) is in it: editing those keeps cached verdicts.
  */
 static int policy_hash(struct rw_config *c)
@@ -1521,6 +1561,17 @@ static int policy_hash(struct rw_config *c)
         }
         for (size_t k = 0; rc == 0 && k < r->n_signed_by; k++) {
             rc = put_str(&b, r->signed_by[k]);
+        }
+        if (rc == 0 && r->n_attestations > 0) {
+            /* absent when none are required: older hashes stay valid */
+            snprintf(num, sizeof(num), "%zu", r->n_attestations);
+            rc = put_str(&b, "attestations");
+            if (rc == 0) {
+                rc = put_str(&b, num);
+            }
+            for (size_t k = 0; rc == 0 && k < r->n_attestations; k++) {
+                rc = put_str(&b, r->attestations[k]);
+            }
         }
         if (rc == 0) {
             rc = put_str(&b, rw_mode_str(r->mode));
@@ -1629,6 +1680,7 @@ static void config_free(struct rw_config *c)
     for (size_t i = 0; c->pull != NULL && i < c->n_pull; i++) {
         rw_free(c->pull[i].match);
         free_strv(c->pull[i].signed_by, c->pull[i].n_signed_by);
+        free_strv(c->pull[i].attestations, c->pull[i].n_attestations);
     }
     rw_free(c->pull);
     rw_signer_free(&c->signer);

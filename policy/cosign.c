@@ -191,7 +191,7 @@ out:
     return rc;
 }
 
-int rw_cosign_sig_tag(const char *digest, char out[80])
+static int attach_tag(const char *digest, const char *suffix, char out[80])
 {
     size_t n;
 
@@ -202,8 +202,18 @@ int rw_cosign_sig_tag(const char *digest, char out[80])
     if (n != 71 || strncmp(digest, "sha256:", 7) != 0 || !rw_oci_digest_valid(digest, n)) {
         return RW_EINVAL;
     }
-    snprintf(out, 80, "sha256-%s.sig", digest + 7);
+    snprintf(out, 80, "sha256-%s.%s", digest + 7, suffix);
     return 0;
+}
+
+int rw_cosign_sig_tag(const char *digest, char out[80])
+{
+    return attach_tag(digest, "sig", out);
+}
+
+int rw_cosign_att_tag(const char *digest, char out[80])
+{
+    return attach_tag(digest, "att", out);
 }
 
 static int parse_layer(const json_t *l, struct rw_cosign_sig_layer *out)
@@ -294,21 +304,20 @@ void rw_cosign_sig_manifest_fini(struct rw_cosign_sig_manifest *m)
     m->n_ignored = 0;
 }
 
-/* The layer descriptor cosign writes for one signature. */
-static json_t *new_layer(const char *payload_digest, uint64_t payload_size, const char *sig_b64,
-                         const char *const *ann_kv, size_t n_ann)
+/* The layer descriptor cosign writes for one signature or attestation. */
+static json_t *new_layer(const struct rw_cosign_layer_desc *d)
 {
     json_t *l = json_object();
     json_t *ann = json_object();
     bool ok = l != NULL && ann != NULL;
 
-    ok = ok && json_object_set_new(l, "mediaType", json_string(RW_MT_SIMPLESIGNING)) == 0;
-    ok = ok && json_object_set_new(l, "size", json_integer((json_int_t)payload_size)) == 0;
-    ok = ok && json_object_set_new(l, "digest", json_string(payload_digest)) == 0;
-    ok = ok && json_object_set_new(ann, RW_ANN_COSIGN_SIG, json_string(sig_b64)) == 0;
-    for (size_t i = 0; ok && i < n_ann; i++) {
-        ok = ann_kv[2 * i] != NULL && ann_kv[2 * i + 1] != NULL &&
-             json_object_set_new(ann, ann_kv[2 * i], json_string(ann_kv[2 * i + 1])) == 0;
+    ok = ok && json_object_set_new(l, "mediaType", json_string(d->media_type)) == 0;
+    ok = ok && json_object_set_new(l, "size", json_integer((json_int_t)d->size)) == 0;
+    ok = ok && json_object_set_new(l, "digest", json_string(d->digest)) == 0;
+    ok = ok && json_object_set_new(ann, RW_ANN_COSIGN_SIG, json_string(d->sig_b64)) == 0;
+    for (size_t i = 0; ok && i < d->n_ann; i++) {
+        ok = d->ann_kv[2 * i] != NULL && d->ann_kv[2 * i + 1] != NULL &&
+             json_object_set_new(ann, d->ann_kv[2 * i], json_string(d->ann_kv[2 * i + 1])) == 0;
     }
     ok = ok && json_object_set(l, "annotations", ann) == 0;
     json_decref(ann);
@@ -387,6 +396,23 @@ int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
                                  const char *sig_b64, const char *const *ann_kv, size_t n_ann,
                                  struct rw_buf *config_out, struct rw_buf *manifest_out)
 {
+    const struct rw_cosign_layer_desc d = {
+        .media_type = RW_MT_SIMPLESIGNING,
+        .digest = payload_digest,
+        .size = payload_size,
+        .max_size = RW_MAX_PAYLOAD_BYTES,
+        .sig_b64 = sig_b64,
+        .ann_kv = ann_kv,
+        .n_ann = n_ann,
+    };
+
+    return rw_cosign_attach_manifest_build(existing, existing_len, &d, config_out, manifest_out);
+}
+
+int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len,
+                                    const struct rw_cosign_layer_desc *d,
+                                    struct rw_buf *config_out, struct rw_buf *manifest_out)
+{
     json_t *old = NULL;
     json_t *layers = NULL;
     json_t *manifest = NULL;
@@ -403,9 +429,10 @@ int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
     rw_buf_init(&cfg, 0);
     rw_buf_init(&text, RW_MAX_SIG_MANIFEST_BYTES);
     sig_max = (RW_MAX_SIG_BYTES + 2) / 3 * 4;
-    if (payload_digest == NULL || sig_b64 == NULL || (n_ann > 0 && ann_kv == NULL) ||
-        !rw_oci_digest_valid(payload_digest, strlen(payload_digest)) ||
-        strnlen(sig_b64, sig_max + 1) > sig_max || payload_size > RW_MAX_PAYLOAD_BYTES) {
+    if (d == NULL || d->media_type == NULL || d->digest == NULL || d->sig_b64 == NULL ||
+        (d->n_ann > 0 && d->ann_kv == NULL) ||
+        !rw_oci_digest_valid(d->digest, strlen(d->digest)) ||
+        strnlen(d->sig_b64, sig_max + 1) > sig_max || d->size > d->max_size) {
         rc = RW_EINVAL;
         goto out;
     }
@@ -437,7 +464,7 @@ int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
                 rc = RW_ESIGFORMAT;
                 goto out;
             }
-            dup |= same_signature(one, payload_digest, sig_b64);
+            dup |= same_signature(one, d->digest, d->sig_b64);
             if (json_array_append(layers, json_array_get(ol, i)) != 0) {
                 rc = -ENOMEM;
                 goto out;
@@ -449,7 +476,7 @@ int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
             rc = RW_ETOOBIG;
             goto out;
         }
-        l = new_layer(payload_digest, payload_size, sig_b64, ann_kv, n_ann);
+        l = new_layer(d);
         if (l == NULL || json_array_append(layers, l) != 0) {
             rc = -ENOMEM;
             goto out;

@@ -381,6 +381,38 @@ int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
     }
 }
 
+int rw_pubkey_verify_pss(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
+                         const uint8_t *sig, size_t siglen)
+{
+    EVP_MD_CTX *ctx = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = 0;
+
+    if (pk == NULL || pk->kind != PK_RSA || sig == NULL || siglen == 0 ||
+        siglen > RW_MAX_SIG_BYTES || (msg == NULL && len > 0)) {
+        return RW_EBADSIG;
+    }
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return -ENOMEM;
+    }
+    /* securesystemslib's rsassa-pss-sha256: MGF1 with SHA-256, salt = digest length (32) */
+    if (EVP_DigestVerifyInit_ex(ctx, &pctx, "SHA256", NULL, NULL, pk->pkey, NULL) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1) {
+        goto out;
+    }
+    ok = EVP_DigestVerify(ctx, sig, siglen, msg, len);
+out:
+    EVP_MD_CTX_free(ctx);
+    if (ok != 1) {
+        drain_errors("verify pss");
+        return RW_EBADSIG;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ base64 */
 
 static int b64_value(unsigned char c)

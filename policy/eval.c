@@ -3,7 +3,10 @@
  * Pull-side evaluation of one `require: {signed_by: [...]}` rule for one manifest digest:
  * fetch `sha256-<hex>.sig`, then for each signature layer (at most RW_MAX_SIG_LAYERS) fetch the
  * payload blob, check its digest, parse it, check that it names the digest being served, and
- * verify the signature with each key of the rule. Evidence arrives only through the fetch ops
+ * verify the signature with each key of the rule. With `require.attestations`, a signature that
+ * passes leads on to `sha256-<hex>.att`: each DSSE layer (at most RW_MAX_SIG_LAYERS) is fetched,
+ * digest-checked, verified with the rule's keys, and its in-toto statement must have a required
+ * predicate type and a subject binding the digest. Evidence arrives only through the fetch ops
  * (R23); this file never does I/O.
  *
  * Re-entrancy: fetch ops may call back before they return. One loop (run()) advances the state;
@@ -22,7 +25,7 @@
 #include "rw/mem.h"
 #include "rw/policy.h"
 
-enum eval_state { EV_SIG = 0, EV_LAYERS, EV_STATE_COUNT };
+enum eval_state { EV_SIG = 0, EV_LAYERS, EV_ATT, EV_ATT_LAYERS, EV_STATE_COUNT };
 
 struct rw_policy_eval {
     const struct rw_config *cfg;           /* borrowed: the caller holds a ref until cb */
@@ -54,6 +57,18 @@ struct rw_policy_eval {
     unsigned n_upstream;
     unsigned n_skipped;
     const char *first_bad; /* static text: why the first bad layer was bad */
+    /* attestations (rule->n_attestations > 0), after a signature passed */
+    char att_tag[80];
+    char sig_key[RW_MAX_NAME_LEN + 1]; /* the key that verified the signature */
+    size_t sig_layer;
+    bool att_requested;
+    bool att_absent;                    /* the .att tag does not exist */
+    struct rw_cosign_sig_manifest attm; /* owned */
+    size_t att_layer;
+    uint32_t satisfied;                 /* bit k: rule->attestations[k] is attested */
+    unsigned n_att_upstream;
+    int att_problem_rank;               /* 0 none, 1 weak (other type, skipped), 2 strong */
+    char att_problem[160];              /* why the most telling layer did not count */
 };
 
 /* snprintf whose truncation is intended (details are one bounded sentence). */
@@ -95,6 +110,7 @@ static bool maybe_free(struct rw_policy_eval *e)
     if ((e->cancelled || e->finished) && e->outstanding == 0 && !e->running) {
         rw_buf_fini(&e->body);
         rw_cosign_sig_manifest_fini(&e->sigm);
+        rw_cosign_sig_manifest_fini(&e->attm);
         rw_free(e);
         return true;
     }
@@ -146,8 +162,15 @@ static void allow(struct rw_policy_eval *e, const char *key)
     v.allow = true;
     v.reason = RW_REASON_NONE;
     textf(v.key_id, sizeof(v.key_id), "%s", key);
-    textf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
-             e->layer + 1, e->sig_tag, key);
+    if (e->rule->n_attestations > 0) {
+        textf(v.detail, sizeof(v.detail),
+              "signature layer %zu of %s verified with key %s; %zu attestation type(s) in %s "
+              "verified",
+              e->sig_layer + 1, e->sig_tag, key, e->rule->n_attestations, e->att_tag);
+    } else {
+        textf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
+              e->layer + 1, e->sig_tag, key);
+    }
     v.time = (int64_t)time(NULL);
     finish(e, 0, &v);
 }
@@ -183,6 +206,64 @@ static void bad(struct rw_policy_eval *e, const char *why)
     if (e->first_bad == NULL) {
         e->first_bad = why;
     }
+}
+
+/* A signature passed: allow, or go on to the attestations the rule requires. */
+static void signature_ok(struct rw_policy_eval *e, const char *key)
+{
+    if (e->rule->n_attestations == 0) {
+        allow(e, key);
+        return;
+    }
+    textf(e->sig_key, sizeof(e->sig_key), "%s", key);
+    e->sig_layer = e->layer;
+    e->state = EV_ATT;
+}
+
+/* Remember why an attestation layer did not count; a stronger reason replaces a weaker one. */
+static void att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (rank <= e->att_problem_rank) {
+        return;
+    }
+    e->att_problem_rank = rank;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->att_problem, sizeof(e->att_problem), fmt, ap);
+    va_end(ap);
+}
+
+/* Every attestation layer examined and something is still missing. */
+static void att_conclude(struct rw_policy_eval *e)
+{
+    char keys[160];
+    char detail[256];
+    const char *missing = "?";
+
+    if (e->n_att_upstream > 0) {
+        finish(e, RW_EUPSTREAM, NULL); /* an unread layer might have been the one */
+        return;
+    }
+    for (size_t k = 0; k < e->rule->n_attestations; k++) {
+        if ((e->satisfied & (1u << k)) == 0) {
+            missing = e->rule->attestations[k];
+            break;
+        }
+    }
+    key_list(e->rule, keys, sizeof(keys));
+    if (e->att_absent) {
+        textf(detail, sizeof(detail), "no attestation of type %s for %s (no %s); keys: %s",
+              missing, e->digest, e->att_tag, keys);
+    } else {
+        textf(detail, sizeof(detail), "no attestation of type %s for %s verifies with key %s (%s)",
+              missing, e->digest, keys,
+              e->att_problem_rank > 0 ? e->att_problem : "no DSSE layer");
+    }
+    deny(e, RW_REASON_MISSING_ATTESTATION, detail);
 }
 
 static void on_fetch(void *arg, int rc, int status, const uint8_t *body, size_t len)
@@ -346,7 +427,7 @@ static void on_payload(struct rw_policy_eval *e)
             rc = rw_pubkey_verify(kc->pub, e->body.data, e->body.len, l->sig, l->sig_len);
         }
         if (rc == 0) {
-            allow(e, kc->name);
+            signature_ok(e, kc->name);
             return;
         }
         if (rc == -ENOMEM) {
@@ -357,6 +438,169 @@ static void on_payload(struct rw_policy_eval *e)
     e->n_untrusted++;
 next:
     e->layer++;
+}
+
+static void on_att_manifest(struct rw_policy_eval *e)
+{
+    int rc;
+
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0 ||
+        (e->res_status != 200 && e->res_status != 404)) {
+        rw_log_debug(POLICY, "eval: %s: upstream answered %d (%s)", e->att_tag, e->res_status,
+                     rw_strerror(e->res_rc));
+        finish(e, RW_EUPSTREAM, NULL);
+        return;
+    }
+    if (e->res_status == 404) {
+        if (!not_found_body(e->body.data, e->body.len)) {
+            finish(e, RW_EUPSTREAM, NULL);
+            return;
+        }
+        e->att_absent = true;
+        att_conclude(e);
+        return;
+    }
+    if (e->res_too_big) {
+        att_problem(e, 2, "attestation manifest over the size limit");
+        att_conclude(e);
+        return;
+    }
+    rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->attm);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        att_problem(e, 2, "malformed attestation manifest");
+        att_conclude(e);
+        return;
+    }
+    e->state = EV_ATT_LAYERS;
+    e->att_layer = 0;
+}
+
+/* Verify one envelope with the rule's keys: 0, RW_EBADSIG (no key), -ENOMEM. */
+static int envelope_verify(struct rw_policy_eval *e, const struct rw_dsse_envelope *env)
+{
+    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+        int rc;
+
+        if (kc == NULL) {
+            continue;
+        }
+        if (kc->vault_key != NULL) {
+            rc = rw_dsse_verify_keyring(env, e->cfg->keyring, kc->ring_id);
+        } else {
+            rc = rw_dsse_verify(env, kc->pub);
+        }
+        if (rc == 0 || rc == -ENOMEM) {
+            return rc;
+        }
+    }
+    return RW_EBADSIG;
+}
+
+static void on_envelope(struct rw_policy_eval *e)
+{
+    const struct rw_cosign_sig_layer *l = &e->attm.layers[e->att_layer];
+    struct rw_dsse_envelope env;
+    uint32_t all = (e->rule->n_attestations >= 32) ? UINT32_MAX
+                                                   : ((1u << e->rule->n_attestations) - 1u);
+    uint32_t before = e->satisfied;
+    enum rw_attest_result worst = RW_ATTEST_WRONG_TYPE;
+    char got[72];
+    char pt[128];
+    int rc;
+
+    memset(&env, 0, sizeof(env));
+    pt[0] = '\0';
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
+        e->n_att_upstream++;
+        goto next;
+    }
+    if (e->res_status == 404) {
+        att_problem(e, 2, "envelope blob %.80s missing", l->digest);
+        goto next;
+    }
+    if (e->res_too_big) {
+        att_problem(e, 2, "envelope over the size limit");
+        goto next;
+    }
+    rw_sha256_digest(e->body.data, e->body.len, got);
+    if (strcmp(got, l->digest) != 0) {
+        att_problem(e, 2, "envelope digest mismatch");
+        goto next;
+    }
+    rc = rw_dsse_envelope_parse(e->body.data, e->body.len, &env);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        att_problem(e, 2, "malformed DSSE envelope");
+        goto next;
+    }
+    rc = envelope_verify(e, &env);
+    if (rc == -ENOMEM) {
+        rw_dsse_envelope_fini(&env);
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        att_problem(e, 2, "envelope signature verifies with no listed key");
+        goto next;
+    }
+    /* the signature is good; only in-toto statements count (vector 7's legacy types do not) */
+    if (env.payload_type_len != strlen(RW_DSSE_INTOTO_TYPE) ||
+        memcmp(env.payload_type, RW_DSSE_INTOTO_TYPE, env.payload_type_len) != 0) {
+        att_problem(e, 2, "payload type %.80s is not " RW_DSSE_INTOTO_TYPE, env.payload_type);
+        goto next;
+    }
+    for (size_t k = 0; k < e->rule->n_attestations; k++) {
+        enum rw_attest_result res;
+
+        if ((e->satisfied & (1u << k)) != 0) {
+            continue;
+        }
+        rc = rw_attest_statement_check(env.payload, env.payload_len, e->digest,
+                                       e->rule->attestations[k], &res, pt, sizeof(pt));
+        if (rc != 0) {
+            rw_dsse_envelope_fini(&env);
+            finish(e, rc, NULL);
+            return;
+        }
+        if (res == RW_ATTEST_OK) {
+            e->satisfied |= 1u << k;
+        } else if (res != RW_ATTEST_WRONG_TYPE) {
+            worst = res;
+        }
+    }
+    if (e->satisfied == before) {
+        if (worst == RW_ATTEST_MALFORMED) {
+            att_problem(e, 2, "payload is not an in-toto statement");
+        } else if (worst == RW_ATTEST_NO_SUBJECT) {
+            att_problem(e, 2, "statement of type %.80s has no subject with sha256 of %.16s...", pt,
+                        e->digest + 7);
+        } else {
+            att_problem(e, 1, "verified statement has predicate type %.80s", pt);
+        }
+    }
+next:
+    rw_dsse_envelope_fini(&env);
+    if ((e->satisfied & all) == all) {
+        allow(e, e->sig_key);
+        return;
+    }
+    e->att_layer++;
 }
 
 /* Start the next fetch, or conclude when there is nothing left to fetch. */
@@ -373,6 +617,38 @@ static void issue_next(struct rw_policy_eval *e)
         e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
         e->outstanding++;
         rc = e->ops->fetch_manifest(e->io, e->sig_tag, e->cur_max, on_fetch, e);
+    } else if (e->state == EV_ATT) {
+        if (e->att_requested) {
+            finish(e, RW_EINTERNAL, NULL);
+            return;
+        }
+        e->att_requested = true;
+        e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
+        e->outstanding++;
+        rc = e->ops->fetch_manifest(e->io, e->att_tag, e->cur_max, on_fetch, e);
+    } else if (e->state == EV_ATT_LAYERS) {
+        const struct rw_cosign_sig_layer *l;
+
+        for (;;) {
+            if (e->att_layer >= e->attm.n_layers) {
+                att_conclude(e);
+                return;
+            }
+            l = &e->attm.layers[e->att_layer];
+            if (strcmp(l->media_type, RW_MT_DSSE_ENVELOPE) != 0) {
+                att_problem(e, 1, "layer media type %.80s is not a DSSE envelope", l->media_type);
+            } else if (l->size > RW_MAX_ENVELOPE_BYTES) {
+                att_problem(e, 2, "envelope over the size limit");
+            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
+                att_problem(e, 2, "envelope digest algorithm not supported");
+            } else {
+                break;
+            }
+            e->att_layer++;
+        }
+        e->cur_max = RW_MAX_ENVELOPE_BYTES;
+        e->outstanding++;
+        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
     } else {
         const struct rw_cosign_sig_layer *l;
 
@@ -422,8 +698,12 @@ static bool run(struct rw_policy_eval *e)
             e->have_result = false;
             if (e->state == EV_SIG) {
                 on_sig_manifest(e);
-            } else {
+            } else if (e->state == EV_LAYERS) {
                 on_payload(e);
+            } else if (e->state == EV_ATT) {
+                on_att_manifest(e);
+            } else {
+                on_envelope(e);
             }
         } else {
             issue_next(e);
@@ -448,7 +728,8 @@ int rw_policy_eval_start(const struct rw_config *cfg, const struct rw_pull_rule 
     if (e == NULL) {
         return -ENOMEM;
     }
-    if (rw_cosign_sig_tag(digest, e->sig_tag) != 0) {
+    if (rw_cosign_sig_tag(digest, e->sig_tag) != 0 || rw_cosign_att_tag(digest, e->att_tag) != 0 ||
+        rule->n_attestations > RW_MAX_ATTESTATION_TYPES) {
         rw_free(e);
         return RW_EINVAL;
     }

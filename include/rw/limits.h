@@ -11,6 +11,10 @@
 #define RW_MAX_MANIFEST_LAYERS    1024u                /* layers listed in one manifest */
 #define RW_MAX_JSON_DEPTH         32u                  /* nesting accepted in any JSON input */
 #define RW_MAX_SIG_BYTES          1024u                /* one decoded signature (RSA-4096 = 512) */
+#define RW_MAX_ENVELOPE_BYTES     (512u * 1024u)       /* one DSSE envelope (.att layer blob) */
+#define RW_MAX_DSSE_SIGS          16u                  /* signatures examined per DSSE envelope */
+#define RW_MAX_DSSE_TYPE_LEN      256u                 /* DSSE payloadType, in-toto predicateType */
+#define RW_MAX_ATTESTATION_TYPES  16u                  /* require.attestations entries per rule */
 #define RW_MAX_REQ_LINE           8192u                /* request line (method + target) */
 #define RW_MAX_HEADER_BYTES       (64u * 1024u)        /* all request header fields together */
 #define RW_MAX_HEADERS            100u                 /* request header fields */

@@ -84,6 +84,9 @@ struct rw_pull_rule {
     bool allow;         /* allow: true */
     char **signed_by;   /* owned; key names from keys: (validated at load) */
     size_t n_signed_by;
+    char **attestations; /* owned; require.attestations: in-toto predicate types, each must be
+                          * attested (sha256-<hex>.att) and verified with a signed_by key */
+    size_t n_attestations; /* <= RW_MAX_ATTESTATION_TYPES */
     enum rw_mode mode;  /* RW_MODE_INHERIT = pull.mode */
     int line;
 };
@@ -210,6 +213,13 @@ int rw_pubkey_spki(const struct rw_pubkey *pk, struct rw_buf *out);
  */
 int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len, const uint8_t *sig,
                      size_t siglen);
+/**
+ * RSASSA-PSS (SHA-256, MGF1-SHA-256, salt length 32) over @p msg; the in-toto reference
+ * implementation signs DSSE this way (vector 11). Only DSSE verification uses it.
+ * @return 0 valid; RW_EBADSIG invalid, malformed, or @p pk is not an RSA key.
+ */
+int rw_pubkey_verify_pss(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
+                         const uint8_t *sig, size_t siglen);
 
 /**
  * Credential for registry @p hostport ("host[:port]") in a docker config.json: auths.<key>.auth
@@ -277,6 +287,14 @@ bool rw_oci_digest_valid(const char *s, size_t n);
 #define RW_MT_SIMPLESIGNING  "application/vnd.dev.cosign.simplesigning.v1+json"
 #define RW_ANN_COSIGN_SIG    "dev.cosignproject.cosign/signature"
 #define RW_COSIGN_TYPE       "cosign container image signature"
+#define RW_MT_DSSE_ENVELOPE  "application/vnd.dsse.envelope.v1+json"
+#define RW_DSSE_INTOTO_TYPE  "application/vnd.in-toto+json"
+#define RW_ANN_PREDICATE     "predicateType"
+#define RW_INTOTO_STATEMENT_V1  "https://in-toto.io/Statement/v1"
+#define RW_INTOTO_STATEMENT_V01 "https://in-toto.io/Statement/v0.1"
+#define RW_SLSA_PROVENANCE_V1   "https://slsa.dev/provenance/v1"
+#define RW_ATTEST_BUILD_TYPE    "https://regwarden.dev/push/v1"
+#define RW_ATTEST_BUILDER_ID    "https://regwarden.dev/builder"
 /* Accept list for the proxy's own manifest fetches (gotcha 1). */
 #define RW_ACCEPT_ALL_MANIFESTS                                                                    \
     RW_MT_OCI_MANIFEST ", " RW_MT_OCI_INDEX ", " RW_MT_DOCKER_MANIFEST ", " RW_MT_DOCKER_LIST
@@ -339,6 +357,29 @@ void rw_cosign_sig_manifest_fini(struct rw_cosign_sig_manifest *m);
 
 /** "sha256-<hex>.sig" for a digest; RW_EINVAL if @p digest is not valid. */
 int rw_cosign_sig_tag(const char *digest, char out[80]);
+/** "sha256-<hex>.att" (attestations, PROTOCOLS.md §5.5); RW_EINVAL if @p digest is not valid. */
+int rw_cosign_att_tag(const char *digest, char out[80]);
+
+/* One layer to add to a cosign attachment manifest (.sig or .att). */
+struct rw_cosign_layer_desc {
+    const char *media_type;  /* borrowed; RW_MT_SIMPLESIGNING or RW_MT_DSSE_ENVELOPE */
+    const char *digest;      /* borrowed; sha256 of the layer blob */
+    uint64_t size;           /* <= @p max_size */
+    uint64_t max_size;       /* RW_MAX_PAYLOAD_BYTES (.sig) or RW_MAX_ENVELOPE_BYTES (.att) */
+    const char *sig_b64;     /* borrowed; the dev.cosignproject.cosign/signature value ("" in .att) */
+    const char *const *ann_kv; /* borrowed; n_ann key/value pairs after the signature annotation */
+    size_t n_ann;
+};
+
+/**
+ * The generic form of rw_cosign_sig_manifest_build: @p existing (the current .sig/.att manifest,
+ * may be NULL) plus the layer @p l (not added twice: same digest and signature annotation), plus
+ * a config blob listing every layer digest.
+ * @return 0; RW_EINVAL bad @p l; RW_ESIGFORMAT @p existing unreadable; RW_ETOOBIG; -ENOMEM.
+ */
+int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len,
+                                    const struct rw_cosign_layer_desc *l,
+                                    struct rw_buf *config_out, struct rw_buf *manifest_out);
 
 /**
  * Build the new signature manifest: the layers of @p existing (raw JSON of the current .sig
@@ -354,6 +395,99 @@ int rw_cosign_sig_manifest_build(const uint8_t *existing, size_t existing_len,
                                  const char *payload_digest, uint64_t payload_size,
                                  const char *sig_b64, const char *const *ann_kv, size_t n_ann,
                                  struct rw_buf *config_out, struct rw_buf *manifest_out);
+
+/* ------------------------------------------------------------------ DSSE (PROTOCOLS.md §6.1) */
+
+/**
+ * PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, appended to @p out.
+ * @return 0; -ENOMEM; RW_ETOOBIG (@p out bound).
+ */
+int rw_dsse_pae(const char *type, size_t type_len, const uint8_t *body, size_t body_len,
+                struct rw_buf *out);
+
+struct rw_dsse_sig {
+    uint8_t sig[RW_MAX_SIG_BYTES]; /* decoded `sig` */
+    size_t len;
+};
+
+struct rw_dsse_envelope {
+    char payload_type[RW_MAX_DSSE_TYPE_LEN + 1];
+    size_t payload_type_len;
+    uint8_t *payload;          /* owned; decoded `payload` (NUL-terminated, not counted) */
+    size_t payload_len;
+    struct rw_dsse_sig *sigs;  /* owned; signatures that decoded (<= RW_MAX_DSSE_SIGS examined) */
+    size_t n_sigs;
+    size_t n_ignored;          /* over the bound, or not base64 / too long: never verified */
+};
+
+/**
+ * Parse a DSSE envelope (JSON): payloadType (string), payload (std or URL-safe base64),
+ * signatures (array, each object with a string `sig`; `keyid` ignored, unknown fields ignored).
+ * @return 0; RW_ESIGFORMAT (shape); RW_ETOOBIG (over RW_MAX_ENVELOPE_BYTES, depth); -ENOMEM.
+ * Ownership: fini @p out after success; untouched on failure.
+ */
+int rw_dsse_envelope_parse(const uint8_t *p, size_t n, struct rw_dsse_envelope *out);
+void rw_dsse_envelope_fini(struct rw_dsse_envelope *e);
+
+/**
+ * Does any signature of @p e verify over PAE(e->payload_type, e->payload) with @p pk? ECDSA
+ * (DER or raw r||s), Ed25519, RSA PKCS#1 v1.5, and for RSA keys also RSASSA-PSS (vector 11).
+ * The payloadType is NOT checked here (the caller decides which types it accepts).
+ * @return 0; RW_EBADSIG; -ENOMEM.
+ */
+int rw_dsse_verify(const struct rw_dsse_envelope *e, const struct rw_pubkey *pk);
+/** Same with every known version of keyring id @p id (Vault keys). -ENOENT: no version known. */
+int rw_dsse_verify_keyring(const struct rw_dsse_envelope *e, struct rw_keyring *kr, const char *id);
+
+/**
+ * Build an envelope in go-securesystemslib's field order:
+ * {"payloadType":T,"payload":b64,"signatures":[{"keyid":"","sig":b64}]} (std base64).
+ * @p type must be printable ASCII without '"' or '\'. @return 0; RW_EINVAL; -ENOMEM.
+ */
+int rw_dsse_envelope_build(const char *type, const uint8_t *payload, size_t len,
+                           const uint8_t *sig, size_t siglen, struct rw_buf *out);
+
+/* ------------------------------------------------------------------ in-toto / SLSA */
+
+struct rw_attest_params {
+    const char *subject_name;  /* borrowed; "<registry>/<repo>" */
+    const char *digest;        /* borrowed; "sha256:<hex>" of the pushed manifest */
+    const char *repository;    /* borrowed; externalParameters.repository */
+    const char *reference;     /* borrowed; externalParameters.reference (tag or digest) */
+    const char *pusher;        /* borrowed; client SPIFFE ID, NULL = anonymous (omitted) */
+    const char *builder_id;    /* borrowed; NULL = RW_ATTEST_BUILDER_ID */
+    const char *invocation_id; /* borrowed; the request id */
+    int64_t started_on;        /* unix seconds */
+    int64_t finished_on;
+};
+
+/**
+ * The in-toto Statement v1 with an SLSA Provenance v1 predicate for one push (PROTOCOLS.md
+ * §6.2, §6.3), compact JSON in a fixed key order, appended to @p out.
+ * @return 0; RW_EINVAL (missing field, bad digest); -ENOMEM.
+ */
+int rw_attest_statement_build(const struct rw_attest_params *p, struct rw_buf *out);
+
+/* Why a statement does not attest what was asked (rw_attest_statement_check). */
+enum rw_attest_result {
+    RW_ATTEST_OK = 0,
+    RW_ATTEST_MALFORMED,    /* not a JSON in-toto Statement (v1 or v0.1) */
+    RW_ATTEST_WRONG_TYPE,   /* predicateType differs from the one required */
+    RW_ATTEST_NO_SUBJECT,   /* no subject has digest.sha256 == the served digest */
+    RW_ATTEST_RESULT_COUNT
+};
+
+/**
+ * Check a statement: `_type` Statement v1 (v0.1 accepted), predicateType == @p predicate_type,
+ * and a subject whose digest.sha256 equals the hex of @p digest ("sha256:<hex>").
+ * @param[out] predicate_out  when not NULL: the statement's predicateType (truncated to @p cap),
+ *                            "" when absent
+ * @return 0 and *result set; -ENOMEM.
+ */
+int rw_attest_statement_check(const uint8_t *p, size_t n, const char *digest,
+                              const char *predicate_type, enum rw_attest_result *result,
+                              char *predicate_out, size_t cap);
+const char *rw_attest_result_str(enum rw_attest_result r);
 
 /* ------------------------------------------------------------------ signer */
 
@@ -421,6 +555,10 @@ struct rw_policy_eval;
  * bad-signature (payload digest mismatch, wrong critical.type, payload for another digest,
  * malformed signature), upstream-error (fetch failed: transport, 401, 5xx). A .sig tag 404
  * (MANIFEST_UNKNOWN, NAME_UNKNOWN, bare 404) means "no signature".
+ * With rule->attestations, a signature that allows is not enough: sha256-<hex>.att is fetched
+ * and, for every required predicate type, some DSSE layer (bounded) must verify with a key of
+ * signed_by, carry payloadType application/vnd.in-toto+json and a statement of that type whose
+ * subject binds @p digest; else deny missing-attestation. Fetch errors: upstream-error.
  * Ownership: @p cfg and @p rule must stay alive until cb (caller holds a config ref).
  * Handle: when every fetch completed synchronously, cb has already run and *out is NULL on
  * return 0. Otherwise *out is the handle until cb runs; after cb it is invalid (do not cancel it;
