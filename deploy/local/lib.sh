@@ -10,6 +10,13 @@ case $RW_STATE in /*) ;; *) RW_STATE=$PWD/$RW_STATE ;; esac
 RW_REG_ADDR=${RW_REG_ADDR:-127.0.0.1:5000}
 RW_ADDR=${RW_ADDR:-127.0.0.1:5001}
 RW_ADMIN_ADDR=${RW_ADMIN_ADDR:-127.0.0.1:9091}
+RW_VAULT_ADDR=${RW_VAULT_ADDR:-127.0.0.1:8200}
+
+# Signer: "vault" (default: Vault transit through the Vault and SPIRE stand-ins) or "file".
+RW_SIGNER=${RW_SIGNER:-vault}
+
+# Everything up may start, in the order down stops it (clients before servers).
+SERVICES=(containerd regwarden vault spire-agent registry)
 
 RUN_DIR=$RW_STATE/run
 LOG_DIR=$RW_STATE/logs

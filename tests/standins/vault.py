@@ -20,6 +20,9 @@ Control (never faulted): POST /_fault {"mode": "ok"|"down"|"slow"|"5xx"|"403", "
   GET /_stats (call counters), POST /_revoke (every token), POST /_role {name, bound_audiences,
   bound_subject, token_ttl}, GET /_tokens (issued token strings, for the secrets test).
 A static root token (--root-token) is accepted everywhere (token_file auth, setup).
+--state FILE keeps the transit keys (every version, private, PEM) across restarts: loaded at
+start, rewritten after each create/rotate/config (deploy/local/up uses it; the tests do not).
+Tokens and roles stay in memory.
 """
 import argparse
 import base64
@@ -69,6 +72,39 @@ def new_priv(typ):
     if typ.startswith("rsa-"):
         return rsa.generate_private_key(65537, int(typ[4:]))
     raise ValueError("unsupported key type %s" % typ)
+
+
+def save_keys(st):
+    """Write every transit key to --state (0600, atomic rename); no-op without --state."""
+    path = st.args.state
+    if not path:
+        return
+    with st.lock:
+        out = {"%s/%s" % mk: {"type": k["type"], "min_dec": k["min_dec"],
+                              "versions": {str(v): p.private_bytes(
+                                  serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()).decode()
+                                  for v, p in k["versions"].items()}}
+               for mk, k in st.keys.items()}
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(out, f)
+    os.replace(tmp, path)
+
+
+def load_keys(st):
+    path = st.args.state
+    if not path or not os.path.exists(path):
+        return
+    with open(path) as f:
+        data = json.load(f)
+    for mk, k in data.items():
+        mount, _, name = mk.partition("/")
+        st.keys[(mount, name)] = {
+            "type": k["type"], "min_dec": int(k["min_dec"]),
+            "versions": {int(v): serialization.load_pem_private_key(pem.encode(), None)
+                         for v, pem in k["versions"].items()}}
 
 
 def pub_repr(typ, priv):
@@ -248,11 +284,13 @@ class Handler(BaseHTTPRequestHandler):
                 with st.lock:
                     n = max(k["versions"]) + 1
                     k["versions"][n] = new_priv(k["type"])
+                save_keys(st)
                 return self.reply(204)
             if rest == ["config"] and method == "POST":
                 if k is None:
                     return self.err(400, "key not found")
                 k["min_dec"] = int(body.get("min_decryption_version", k["min_dec"]))
+                save_keys(st)
                 return self.reply(204)
             if not rest and method == "POST":
                 typ = body.get("type", "ecdsa-p256")
@@ -261,6 +299,7 @@ class Handler(BaseHTTPRequestHandler):
                                               "min_dec": 1}
                 except ValueError as e:
                     return self.err(400, str(e))
+                save_keys(st)
                 return self.reply(204)
             if not rest and method == "GET":
                 st.count("read_key")
@@ -373,14 +412,20 @@ def main():
     p.add_argument("--namespace", default="")
     p.add_argument("--transit-key", action="append", default=[],
                    help="MOUNT/NAME[:TYPE] created at start (ecdsa-p256 by default)")
+    p.add_argument("--state", default="",
+                   help="JSON file keeping the transit keys across restarts (created if absent)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
     st = State(args)
+    load_keys(st)
     for spec in args.transit_key:
         mk, _, typ = spec.partition(":")
         mount, _, name = mk.partition("/")
+        if (mount, name) in st.keys:
+            continue  # kept from --state
         st.keys[(mount, name)] = {"type": typ or "ecdsa-p256",
                                   "versions": {1: new_priv(typ or "ecdsa-p256")}, "min_dec": 1}
+    save_keys(st)
     Handler.st = st
     host, port = args.listen.rsplit(":", 1)
     srv = Server((host, int(port)), Handler)
