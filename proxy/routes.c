@@ -4,7 +4,7 @@
  * a configured upstream before anything is dialed (invariant 4); manifests GET/HEAD go to the
  * pull gate, signing manifest PUTs to the push hook, everything else streams through here.
  * Blob GETs by digest are hashed as they stream: a body that does not match its digest never
- * ends cleanly (C08), because the last piece is held back until the hash is known.
+ * ends cleanly (C08), because its last byte is held back until the hash is known.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -126,7 +126,8 @@ struct fwd {
     bool answered;            /* response complete once the (aborted) transfer ends */
     bool blocked;             /* client over high water: upstream receive paused */
     struct rw_sha256_ctx *hash; /* owned; non-NULL while verifying a blob by digest */
-    struct rw_buf held;       /* last piece, sent once the digest checks out */
+    uint8_t held;             /* the last byte so far, sent once the digest checks out */
+    bool has_held;
     char *resp_names[64];     /* owned copies of rewritten header values */
     size_t n_resp;
     struct rw_upauth_wait *auth_wait; /* owned; own upstream credentials: waiting for them */
@@ -146,7 +147,6 @@ static void fwd_free(struct fwd *f)
     rw_upstream_headers_free(&f->hdrs, f->n_hdrs);
     rw_free(f->url);
     rw_sha256_free(&f->hash);
-    rw_buf_fini(&f->held);
     for (size_t i = 0; i < f->n_resp; i++) {
         rw_free(f->resp_names[i]);
     }
@@ -240,7 +240,6 @@ static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
         if (rw_sha256_new(&f->hash) != 0) {
             return -1;
         }
-        rw_buf_init(&f->held, 0);
     }
     f->head_sent = true;
     if (status == 416) {
@@ -264,11 +263,20 @@ static int fwd_on_data(void *arg, const uint8_t *p, size_t n, bool *pause)
     }
     if (f->hash != NULL) {
         rw_sha256_update(f->hash, p, n);
-        if (f->held.len > 0) {
-            r->io->send_data(r, f->held.data, f->held.len, &f->blocked);
+        /* everything but the newest byte goes out now: one copy, and no clean end before
+         * the hash is known */
+        if (n == 0) {
+            return 0;
         }
-        rw_buf_reset(&f->held);
-        return rw_buf_append(&f->held, p, n) == 0 ? 0 : -1;
+        if (f->has_held) {
+            r->io->send_data(r, &f->held, 1, &f->blocked);
+        }
+        if (n > 1) {
+            r->io->send_data(r, p, n - 1, &f->blocked);
+        }
+        f->held = p[n - 1];
+        f->has_held = true;
+        return 0;
     }
     return r->io->send_data(r, p, n, &f->blocked) == 0 ? 0 : -1;
 }
@@ -347,8 +355,8 @@ static void fwd_on_done(void *arg, int rc)
             r->io->abort(r);
             return;
         }
-        if (f->held.len > 0) {
-            r->io->send_data(r, f->held.data, f->held.len, &blocked);
+        if (f->has_held) {
+            r->io->send_data(r, &f->held, 1, &blocked);
         }
     }
     fwd_free(f);
