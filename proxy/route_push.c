@@ -4,8 +4,10 @@
  * read whole, validated (every descriptor digest, C26), forwarded; on the upstream's 201 the
  * sha256 of the exact bytes is signed (cosign simple-signing), the payload and config blobs are
  * uploaded and the signature manifest `sha256-<hex>.sig` is written (appending to an existing
- * one, C18) with the client's own Authorization; only then does the client get the upstream's
- * 201 (invariant 3). Any failure after the upstream accepted the manifest is a 5xx, so the
+ * one, C18) with the client's own Authorization. With attest: true on the push rule, an in-toto
+ * SLSA provenance v1 statement is then signed by the same signer (over the DSSE PAE) and stored
+ * the same way as `sha256-<hex>.att` (envelope blob, config blob, manifest). Only then does the
+ * client get the upstream's 201 (invariant 3). Any failure after the upstream accepted the manifest is a 5xx, so the
  * client retries and the retry signs again.
  */
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "rw/err.h"
 #include "rw/log.h"
@@ -29,12 +32,13 @@ enum push_step {
     PS_BLOB_POST,
     PS_BLOB_PUT,
     PS_SIG_PUT,
+    PS_ATTEST,
     PS_STEP_COUNT
 };
 
 static const char *const step_names[PS_STEP_COUNT] = {
     "read manifest", "forward manifest", "sign", "read existing signatures",
-    "start blob upload", "upload blob", "store signature manifest"};
+    "start blob upload", "upload blob", "store signature manifest", "sign attestation"};
 
 struct push {
     struct rw_req *r;                 /* borrowed until the response ends */
@@ -58,7 +62,14 @@ struct push {
     struct rw_buf config;
     char config_digest[72];
     struct rw_buf sig_manifest;
-    int blob;                         /* 0: payload, 1: config */
+    int blob;                         /* 0: payload (or envelope), 1: config */
+    /* The attachment being stored: false = .sig (payload = simple-signing payload), true = .att
+     * (payload = DSSE envelope). The upload steps are the same for both. */
+    bool att;
+    char tag[80];                     /* sig_tag, then att_tag */
+    char att_tag[80];
+    struct rw_buf statement;          /* the in-toto statement (att) */
+    int64_t started;                  /* unix seconds the push began (provenance startedOn) */
 };
 
 static void push_free(struct push *ps)
@@ -77,6 +88,7 @@ static void push_free(struct push *ps)
     rw_buf_fini(&ps->sig_b64);
     rw_buf_fini(&ps->config);
     rw_buf_fini(&ps->sig_manifest);
+    rw_buf_fini(&ps->statement);
     rw_free(ps);
 }
 
@@ -107,11 +119,11 @@ static void sign_failed(struct push *ps, const char *why)
     char msg[400];
 
     rw_metrics_signature("error");
-    rw_log_err(PROXY, "conn=%" PRIu64 " req=%s signing %s/%s@%s failed at '%s': %s", r->conn_id,
-               r->id, r->up->name, r->m.repo, ps->digest, step_names[ps->step], why);
-    snprintf(msg, sizeof(msg),
-             "manifest stored upstream but not signed (%s: %s); retry the push", step_names[ps->step],
-             why);
+    rw_log_err(PROXY, "conn=%" PRIu64 " req=%s signing %s/%s@%s failed at '%s'%s: %s", r->conn_id,
+               r->id, r->up->name, r->m.repo, ps->digest, step_names[ps->step],
+               ps->att ? " (attestation)" : "", why);
+    snprintf(msg, sizeof(msg), "manifest stored upstream but not %s (%s: %s); retry the push",
+             ps->att ? "attested" : "signed", step_names[ps->step], why);
     detach(ps);
     rw_req_error(r, 500, "UNKNOWN", msg);
 }
@@ -131,8 +143,8 @@ static void signer_failed(struct push *ps, int rc)
     rw_log_err(PROXY, "conn=%" PRIu64 " req=%s signing %s/%s@%s with signer %s failed: %s",
                r->conn_id, r->id, r->up->name, r->m.repo, ps->digest,
                rw_signer_name(r->cfg->signer), rw_strerror(rc));
-    snprintf(msg, sizeof(msg),
-             "manifest stored upstream but not signed: %s; retry the push", rw_strerror(rc));
+    snprintf(msg, sizeof(msg), "manifest stored upstream but not %s: %s; retry the push",
+             ps->step == PS_ATTEST ? "attested" : "signed", rw_strerror(rc));
     detach(ps);
     rw_req_error_hdrs(r, 503, "UNAVAILABLE", msg, retry, 1);
 }
@@ -196,8 +208,9 @@ static void answer_client(struct push *ps)
     if (r->w->srv->denylog != NULL) {
         rw_denylog_signed(r->w->srv->denylog, &e);
     }
-    rw_log_info(PROXY, "conn=%" PRIu64 " req=%s signed %s/%s@%s key=%s version=%s", r->conn_id,
-                r->id, r->up->name, r->m.repo, ps->digest, e.key, version);
+    rw_log_info(PROXY, "conn=%" PRIu64 " req=%s signed %s/%s@%s key=%s version=%s%s%s", r->conn_id,
+                r->id, r->up->name, r->m.repo, ps->digest, e.key, version,
+                ps->att ? " attestation=" : "", ps->att ? ps->att_tag : "");
     for (size_t i = 0; i < ps->up201.n && n < 64; i++) {
         const struct rw_hdr *u = &ps->up201.v[i];
         char *value = u->value;
@@ -226,6 +239,7 @@ static void answer_client(struct push *ps)
 static void on_sig_put(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
                        size_t len);
 static void upload_next_blob(struct push *ps);
+static void attest(struct push *ps);
 
 static void on_blob_put(void *arg, int rc, int status, const struct rw_hdrs *h,
                         const uint8_t *body, size_t len)
@@ -249,7 +263,7 @@ static void on_blob_put(void *arg, int rc, int status, const struct rw_hdrs *h,
         return;
     }
     ps->step = PS_SIG_PUT;
-    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->sig_tag);
+    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->tag);
     rc = url == NULL ? -ENOMEM
                      : start_fetch(ps, "PUT", url, "Content-Type: " RW_MT_OCI_MANIFEST,
                                    ps->sig_manifest.data, ps->sig_manifest.len, true, 64 * 1024,
@@ -325,6 +339,10 @@ static void on_sig_put(void *arg, int rc, int status, const struct rw_hdrs *h, c
         sign_failed(ps, why);
         return;
     }
+    if (!ps->att && ps->rule->attest) {
+        attest(ps); /* invariant 3: the attestation is stored before the client hears 201 */
+        return;
+    }
     answer_client(ps);
 }
 
@@ -344,13 +362,32 @@ static void on_existing_sig(void *arg, int rc, int status, const struct rw_hdrs 
         return;
     }
     {
-        /* which key version signed (e.g. "vault:v2"), as in the signed log line */
-        const char *ann[2] = {"dev.regwarden/key-version", ps->key_version};
+        /* which key version signed (e.g. "vault:v2"), as in the signed log line; an
+         * attestation layer carries its predicate type and an empty cosign signature
+         * annotation (the signature is inside the envelope), PROTOCOLS.md §5.5 */
+        const char *ann[4] = {"dev.regwarden/key-version", ps->key_version, NULL, NULL};
+        struct rw_cosign_layer_desc d = {
+            .media_type = RW_MT_SIMPLESIGNING,
+            .digest = ps->payload_digest,
+            .size = ps->payload.len,
+            .max_size = RW_MAX_PAYLOAD_BYTES,
+            .sig_b64 = (const char *)ps->sig_b64.data,
+            .ann_kv = ann,
+            .n_ann = ps->key_version[0] != '\0',
+        };
 
-        brc = rw_cosign_sig_manifest_build(
-            status == 200 ? body : NULL, status == 200 ? len : 0, ps->payload_digest,
-            ps->payload.len, (const char *)ps->sig_b64.data, ann, ps->key_version[0] != '\0',
-            &ps->config, &ps->sig_manifest);
+        if (ps->att) {
+            ann[0] = RW_ANN_PREDICATE;
+            ann[1] = RW_SLSA_PROVENANCE_V1;
+            ann[2] = "dev.regwarden/key-version";
+            ann[3] = ps->key_version;
+            d.media_type = RW_MT_DSSE_ENVELOPE;
+            d.max_size = RW_MAX_ENVELOPE_BYTES;
+            d.sig_b64 = "";
+            d.n_ann = ps->key_version[0] != '\0' ? 2 : 1;
+        }
+        brc = rw_cosign_attach_manifest_build(status == 200 ? body : NULL, status == 200 ? len : 0,
+                                              &d, &ps->config, &ps->sig_manifest);
     }
     if (brc != 0) {
         snprintf(why, sizeof(why), "cannot build the signature manifest: %s", rw_strerror(brc));
@@ -362,10 +399,11 @@ static void on_existing_sig(void *arg, int rc, int status, const struct rw_hdrs 
     upload_next_blob(ps);
 }
 
+static void store_attachment(struct push *ps);
+
 static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *key_version)
 {
     struct push *ps = arg;
-    char *url = NULL;
 
     ps->sop = NULL;
     if (rc != 0) {
@@ -379,8 +417,17 @@ static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, cons
         sign_failed(ps, rw_strerror(rc));
         return;
     }
+    store_attachment(ps);
+}
+
+/* Read the current ps->tag manifest (to append to it), then upload blobs and write it. */
+static void store_attachment(struct push *ps)
+{
+    char *url = NULL;
+    int rc;
+
     ps->step = PS_GET_SIG;
-    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->sig_tag);
+    url = rw_upstream_url_for(ps->r->up, ps->r->m.repo, "manifests", ps->tag);
     if (url == NULL) {
         sign_failed(ps, rw_strerror(-ENOMEM));
         return;
@@ -409,6 +456,74 @@ static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, cons
     }
 }
 
+/* The attestation is signed: wrap it in its envelope and store it like the signature. */
+static void on_att_signed(void *arg, int rc, const uint8_t *sig, size_t siglen,
+                          const char *key_version)
+{
+    struct push *ps = arg;
+
+    ps->sop = NULL;
+    if (rc != 0) {
+        signer_failed(ps, rc);
+        return;
+    }
+    snprintf(ps->key_version, sizeof(ps->key_version), "%s",
+             key_version != NULL ? key_version : "");
+    ps->att = true;
+    snprintf(ps->tag, sizeof(ps->tag), "%s", ps->att_tag);
+    rw_buf_reset(&ps->payload);
+    rw_buf_reset(&ps->config);
+    rw_buf_reset(&ps->sig_manifest);
+    rc = rw_dsse_envelope_build(RW_DSSE_INTOTO_TYPE, ps->statement.data, ps->statement.len, sig,
+                                siglen, &ps->payload);
+    if (rc != 0) {
+        sign_failed(ps, rw_strerror(rc));
+        return;
+    }
+    rw_sha256_digest(ps->payload.data, ps->payload.len, ps->payload_digest);
+    store_attachment(ps);
+}
+
+/* attest: true: SLSA provenance v1 for this push, signed over the DSSE PAE by the same signer. */
+static void attest(struct push *ps)
+{
+    struct rw_req *r = ps->r;
+    char name[RW_MAX_NAME_LEN + RW_MAX_REPO_LEN + 2];
+    struct rw_attest_params ap = {0};
+    struct rw_buf pae;
+    int rc;
+
+    ps->step = PS_ATTEST;
+    rw_buf_init(&pae, 0);
+    snprintf(name, sizeof(name), "%s/%s", r->up->name, r->m.repo);
+    ap.subject_name = name;
+    ap.digest = ps->digest;
+    ap.repository = r->m.repo;
+    ap.reference = r->m.reference;
+    ap.pusher = r->identity;
+    ap.invocation_id = r->id;
+    ap.started_on = ps->started;
+    ap.finished_on = (int64_t)time(NULL);
+    rc = rw_cosign_att_tag(ps->digest, ps->att_tag);
+    if (rc == 0) {
+        rc = rw_attest_statement_build(&ap, &ps->statement);
+    }
+    if (rc == 0) {
+        rc = rw_dsse_pae(RW_DSSE_INTOTO_TYPE, strlen(RW_DSSE_INTOTO_TYPE), ps->statement.data,
+                         ps->statement.len, &pae);
+    }
+    if (rc != 0) {
+        rw_buf_fini(&pae);
+        sign_failed(ps, rw_strerror(rc));
+        return;
+    }
+    rc = rw_signer_sign_start(r->cfg->signer, pae.data, pae.len, on_att_signed, ps, &ps->sop);
+    rw_buf_fini(&pae);
+    if (rc != 0) {
+        signer_failed(ps, rc);
+    }
+}
+
 static void sign(struct push *ps)
 {
     struct rw_req *r = ps->r;
@@ -422,6 +537,7 @@ static void sign(struct push *ps)
     }
     snprintf(ref, sizeof(ref), "%s/%s", r->up->name, r->m.repo);
     rc = rw_cosign_sig_tag(ps->digest, ps->sig_tag);
+    snprintf(ps->tag, sizeof(ps->tag), "%s", ps->sig_tag);
     if (rc == 0) {
         rc = rw_cosign_payload_build(ref, ps->digest, &ps->payload);
     }
@@ -651,6 +767,8 @@ void rw_route_push_manifest(struct rw_req *r, const struct rw_push_rule *rule)
     rw_buf_init(&ps->sig_b64, 4096);
     rw_buf_init(&ps->config, 0);
     rw_buf_init(&ps->sig_manifest, 0);
+    rw_buf_init(&ps->statement, RW_MAX_ENVELOPE_BYTES);
+    ps->started = (int64_t)time(NULL);
     r->route_ctx = ps;
     r->on_close = on_close;
     r->on_body_ready = on_body_ready;

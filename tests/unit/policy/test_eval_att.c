@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy/eval.c with require.attestations, on fake fetch ops: allow, missing-attestation (no .att,
+ * wrong predicate type, wrong subject, wrong key, legacy payloadType, layer bound), two required
+ * types, upstream errors failing closed, deferred callbacks and failmalloc.
+ */
+#include <errno.h>
+
+#include "common.h"
+
+#define D1 "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
+#define D2 "sha256:9999999999999999999999999999999999999999999999999999999999999999"
+#define SBOM "https://example.com/sbom/v1"
+#define MAX_OBJ 100
+
+struct obj {
+    char key[100]; /* manifest reference or blob digest */
+    int status;
+    struct rw_buf body;
+};
+
+struct fake_io {
+    struct obj objs[MAX_OBJ];
+    size_t n;
+    int att_status_override; /* non-zero: the .att manifest answers this */
+    int blob_status_override;
+    bool deferred;
+    rw_policy_fetch_cb *pending_cb;
+    void *pending_arg;
+    int pending_status;
+    uint8_t *pending_body;
+    size_t pending_len;
+    int n_fetch;
+    bool att_fetched;
+};
+
+static void deliver(struct fake_io *io, rw_policy_fetch_cb *cb, void *arg, int status,
+                    const uint8_t *body, size_t len)
+{
+    if (!io->deferred) {
+        cb(arg, 0, status, body, len);
+        return;
+    }
+    assert_null(io->pending_cb);
+    io->pending_cb = cb;
+    io->pending_arg = arg;
+    io->pending_status = status;
+    io->pending_body = malloc(len + 1);
+    memcpy(io->pending_body, body != NULL ? body : (const uint8_t *)"", len);
+    io->pending_len = len;
+}
+
+static bool pump(struct fake_io *io)
+{
+    rw_policy_fetch_cb *cb = io->pending_cb;
+    uint8_t *body = io->pending_body;
+
+    if (cb == NULL) {
+        return false;
+    }
+    io->pending_cb = NULL;
+    io->pending_body = NULL;
+    cb(io->pending_arg, 0, io->pending_status, body, io->pending_len);
+    free(body);
+    return true;
+}
+
+static int fetch(struct fake_io *io, const char *key, rw_policy_fetch_cb *cb, void *arg,
+                 int override)
+{
+    io->n_fetch++;
+    if (override != 0) {
+        deliver(io, cb, arg, override, (const uint8_t *)"{\"errors\":[]}", 13);
+        return 0;
+    }
+    for (size_t i = 0; i < io->n; i++) {
+        if (strcmp(io->objs[i].key, key) == 0) {
+            deliver(io, cb, arg, io->objs[i].status, io->objs[i].body.data, io->objs[i].body.len);
+            return 0;
+        }
+    }
+    deliver(io, cb, arg, 404, (const uint8_t *)"{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}",
+            40);
+    return 0;
+}
+
+static int fake_manifest(void *vio, const char *ref, size_t max, rw_policy_fetch_cb *cb, void *arg)
+{
+    struct fake_io *io = vio;
+    bool att = strstr(ref, ".att") != NULL;
+
+    assert_int_equal(max, RW_MAX_SIG_MANIFEST_BYTES);
+    io->att_fetched |= att;
+    return fetch(io, ref, cb, arg, att ? io->att_status_override : 0);
+}
+
+static int fake_blob(void *vio, const char *digest, size_t max, rw_policy_fetch_cb *cb, void *arg)
+{
+    struct fake_io *io = vio;
+
+    assert_true(max == RW_MAX_PAYLOAD_BYTES || max == RW_MAX_ENVELOPE_BYTES);
+    return fetch(io, digest, cb, arg, max == RW_MAX_ENVELOPE_BYTES ? io->blob_status_override : 0);
+}
+
+static const struct rw_policy_fetch_ops fake_ops = {
+    .fetch_manifest = fake_manifest,
+    .fetch_blob = fake_blob,
+};
+
+static struct rw_buf *put(struct fake_io *io, const char *key, int status)
+{
+    for (size_t i = 0; i < io->n; i++) {
+        if (strcmp(io->objs[i].key, key) == 0) {
+            rw_buf_reset(&io->objs[i].body);
+            io->objs[i].status = status;
+            return &io->objs[i].body;
+        }
+    }
+    assert_true(io->n < MAX_OBJ);
+    snprintf(io->objs[io->n].key, sizeof(io->objs[io->n].key), "%s", key);
+    io->objs[io->n].status = status;
+    rw_buf_init(&io->objs[io->n].body, 0);
+    return &io->objs[io->n++].body;
+}
+
+static const struct rw_buf *get(struct fake_io *io, const char *key)
+{
+    for (size_t i = 0; i < io->n; i++) {
+        if (strcmp(io->objs[i].key, key) == 0) {
+            return &io->objs[i].body;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ fixtures */
+
+struct fx {
+    struct rw_config *cfg;
+    struct rw_signer *team;
+    struct rw_signer *other;
+    struct fake_io io;
+};
+
+struct got {
+    int rc;
+    uint8_t sig[RW_MAX_SIG_BYTES];
+    size_t len;
+};
+
+static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *kv)
+{
+    struct got *g = arg;
+
+    (void)kv;
+    g->rc = rc;
+    memcpy(g->sig, sig, siglen);
+    g->len = siglen;
+}
+
+static struct got sign(struct rw_signer *s, const uint8_t *msg, size_t len)
+{
+    struct got g = {0};
+
+    assert_int_equal(rw_signer_sign(s, msg, len, on_signed, &g), 0);
+    assert_int_equal(g.rc, 0);
+    return g;
+}
+
+static struct fx *fx_new(void)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    char dir[1024];
+    char err[512];
+    const char *yaml = "upstreams: {r: 'http://h:1'}\n"
+                       "keys:\n"
+                       "  team: {file: p256.pub}\n"
+                       "  other: {file: other.pub}\n"
+                       "pull:\n"
+                       "  rules:\n"
+                       "    - match: 'r/team/**'\n"
+                       "      require: {signed_by: [team], attestations: "
+                       "[https://slsa.dev/provenance/v1]}\n"
+                       "    - match: 'r/two/**'\n"
+                       "      require:\n"
+                       "        signed_by: [other, team]\n"
+                       "        attestations: [https://slsa.dev/provenance/v1, " SBOM "]\n"
+                       "    - match: 'r/plain/**'\n"
+                       "      require: {signed_by: [team]}\n";
+
+    assert_int_equal(rw_config_load_mem("att.yaml", pdata_dir(dir, sizeof(dir)), yaml,
+                                        strlen(yaml), &f->cfg, err, sizeof(err)),
+                     0);
+    assert_int_equal(
+        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/p256-sec1.key"), &f->team), 0);
+    assert_int_equal(
+        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/other-sec1.key"), &f->other),
+        0);
+    return f;
+}
+
+static void fx_free(struct fx *f)
+{
+    for (size_t i = 0; i < f->io.n; i++) {
+        rw_buf_fini(&f->io.objs[i].body);
+    }
+    free(f->io.pending_body);
+    rw_signer_free(&f->team);
+    rw_signer_free(&f->other);
+    rw_config_unref(&f->cfg);
+    free(f);
+}
+
+/* A valid cosign signature of @p digest by the team key. */
+static void add_sig(struct fx *f, const char *digest)
+{
+    struct rw_buf payload;
+    struct rw_buf b64;
+    struct rw_buf cfg;
+    struct rw_buf man;
+    char pd[72];
+    char tag[80];
+    struct got g;
+
+    rw_buf_init(&payload, 0);
+    rw_buf_init(&b64, 0);
+    rw_buf_init(&cfg, 0);
+    rw_buf_init(&man, 0);
+    assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
+    g = sign(f->team, payload.data, payload.len);
+    assert_int_equal(rw_base64_encode(g.sig, g.len, &b64), 0);
+    rw_sha256_digest(payload.data, payload.len, pd);
+    assert_int_equal(rw_buf_append(put(&f->io, pd, 200), payload.data, payload.len), 0);
+    assert_int_equal(rw_cosign_sig_tag(digest, tag), 0);
+    assert_int_equal(rw_cosign_sig_manifest_build(NULL, 0, pd, payload.len, (char *)b64.data, NULL,
+                                                  0, &cfg, &man),
+                     0);
+    assert_int_equal(rw_buf_append(put(&f->io, tag, 200), man.data, man.len), 0);
+    rw_buf_fini(&payload);
+    rw_buf_fini(&b64);
+    rw_buf_fini(&cfg);
+    rw_buf_fini(&man);
+}
+
+/* Append a raw layer (any media type, envelope bytes) to the .att manifest of @p digest. */
+static void add_att_layer(struct fx *f, const char *digest, const char *media_type,
+                          const uint8_t *blob, size_t len)
+{
+    char tag[80];
+    char bd[72];
+    const char *ann[2] = {RW_ANN_PREDICATE, RW_SLSA_PROVENANCE_V1};
+    struct rw_cosign_layer_desc d = {.media_type = media_type, .size = len,
+                                     .max_size = RW_MAX_ENVELOPE_BYTES, .sig_b64 = "",
+                                     .ann_kv = ann, .n_ann = 1};
+    const struct rw_buf *old;
+    struct rw_buf cfg;
+    struct rw_buf man;
+
+    rw_sha256_digest(blob, len, bd);
+    d.digest = bd;
+    assert_int_equal(rw_buf_append(put(&f->io, bd, 200), blob, len), 0);
+    assert_int_equal(rw_cosign_att_tag(digest, tag), 0);
+    rw_buf_init(&cfg, 0);
+    rw_buf_init(&man, 0);
+    old = get(&f->io, tag);
+    assert_int_equal(rw_cosign_attach_manifest_build(old != NULL ? old->data : NULL,
+                                                     old != NULL ? old->len : 0, &d, &cfg, &man),
+                     0);
+    assert_int_equal(rw_buf_append(put(&f->io, tag, 200), man.data, man.len), 0);
+    rw_buf_fini(&cfg);
+    rw_buf_fini(&man);
+}
+
+/*
+ * An attestation for image @p digest whose statement names @p subject_digest and has @p ptype,
+ * in an envelope of @p payload_type signed by @p s.
+ */
+static void add_att(struct fx *f, struct rw_signer *s, const char *digest,
+                    const char *subject_digest, const char *ptype, const char *payload_type)
+{
+    struct rw_attest_params ap = {.subject_name = "r/team/app", .digest = subject_digest,
+                                  .repository = "team/app", .reference = "v1",
+                                  .invocation_id = "t", .started_on = 1, .finished_on = 2};
+    struct rw_buf st;
+    struct rw_buf pae;
+    struct rw_buf env;
+    struct got g;
+
+    rw_buf_init(&st, 0);
+    rw_buf_init(&pae, 0);
+    rw_buf_init(&env, 0);
+    if (strcmp(ptype, RW_SLSA_PROVENANCE_V1) == 0) {
+        assert_int_equal(rw_attest_statement_build(&ap, &st), 0);
+    } else {
+        assert_int_equal(rw_buf_printf(&st,
+                                       "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":"
+                                       "[{\"name\":\"x\",\"digest\":{\"sha256\":\"%s\"}}],"
+                                       "\"predicateType\":\"%s\",\"predicate\":{}}",
+                                       subject_digest + 7, ptype),
+                         0);
+    }
+    assert_int_equal(rw_dsse_pae(payload_type, strlen(payload_type), st.data, st.len, &pae), 0);
+    g = sign(s, pae.data, pae.len);
+    assert_int_equal(rw_dsse_envelope_build(payload_type, st.data, st.len, g.sig, g.len, &env), 0);
+    add_att_layer(f, digest, RW_MT_DSSE_ENVELOPE, env.data, env.len);
+    rw_buf_fini(&st);
+    rw_buf_fini(&pae);
+    rw_buf_fini(&env);
+}
+
+static void add_good_att(struct fx *f, const char *digest)
+{
+    add_att(f, f->team, digest, digest, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+}
+
+struct result {
+    int calls;
+    int rc;
+    struct rw_verdict v;
+};
+
+static void on_done(void *arg, int rc, const struct rw_verdict *v)
+{
+    struct result *r = arg;
+
+    r->calls++;
+    r->rc = rc;
+    r->v = *v;
+}
+
+static struct result run_eval(struct fx *f, const char *repo, const char *digest)
+{
+    struct result res = {0};
+    struct rw_policy_eval *e = NULL;
+    const struct rw_pull_rule *rule = rw_policy_pull_rule(f->cfg, "r", repo);
+
+    assert_non_null(rule);
+    assert_int_equal(
+        rw_policy_eval_start(f->cfg, rule, digest, &fake_ops, &f->io, on_done, &res, &e), 0);
+    if (f->io.deferred) {
+        assert_non_null(e);
+        while (pump(&f->io)) {
+        }
+    } else {
+        assert_null(e);
+    }
+    assert_int_equal(res.calls, 1);
+    return res;
+}
+
+static void expect(struct result r, int rc, bool allow, enum rw_reason reason, const char *in_detail)
+{
+    if (r.rc != rc || r.v.allow != allow || r.v.reason != reason ||
+        (in_detail != NULL && strstr(r.v.detail, in_detail) == NULL)) {
+        fail_msg("got rc %d allow %d reason %s (%s); want rc %d allow %d reason %s (\"%s\")", r.rc,
+                 r.v.allow, rw_reason_str(r.v.reason), r.v.detail, rc, allow,
+                 rw_reason_str(reason), in_detail != NULL ? in_detail : "");
+    }
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_allow(void **state)
+{
+    (void)state;
+    for (int deferred = 0; deferred < 2; deferred++) {
+        struct fx *f = fx_new();
+        struct result r;
+
+        f->io.deferred = deferred;
+        add_sig(f, D1);
+        add_good_att(f, D1);
+        r = run_eval(f, "team/app", D1);
+        expect(r, 0, true, RW_REASON_NONE, ".att verified");
+        assert_string_equal(r.v.key_id, "team");
+        fx_free(f);
+    }
+}
+
+static void test_missing(void **state)
+{
+    struct fx *f = fx_new();
+    struct result r;
+
+    (void)state;
+    add_sig(f, D1);
+    r = run_eval(f, "team/app", D1);
+    expect(r, 0, false, RW_REASON_MISSING_ATTESTATION, RW_SLSA_PROVENANCE_V1);
+    assert_non_null(strstr(r.v.detail, "team"));
+    assert_non_null(strstr(r.v.detail, ".att"));
+    fx_free(f);
+}
+
+static void test_no_signature_first(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_good_att(f, D1); /* an attestation does not stand in for a signature */
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_NO_SIGNATURE, NULL);
+    assert_false(f->io.att_fetched);
+    fx_free(f);
+}
+
+static void test_plain_rule_skips_att(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    expect(run_eval(f, "plain/app", D1), 0, true, RW_REASON_NONE, NULL);
+    assert_false(f->io.att_fetched);
+    fx_free(f);
+}
+
+static void test_wrong_type(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_att(f, f->team, D1, D1, "https://slsa.dev/provenance/v0.2", RW_DSSE_INTOTO_TYPE);
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "predicate type https://slsa.dev/provenance/v0.2");
+    fx_free(f);
+}
+
+static void test_wrong_subject(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "no subject");
+    fx_free(f);
+}
+
+static void test_wrong_key(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_att(f, f->other, D1, D1, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "verifies with no listed key");
+    fx_free(f);
+}
+
+static void test_legacy_payload_type(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_att(f, f->team, D1, D1, RW_SLSA_PROVENANCE_V1, "https://example.com/CodeReview/v1");
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "payload type https://example.com/CodeReview/v1");
+    fx_free(f);
+}
+
+/* Bad layers first, then the good one: the good one counts. */
+static void test_bad_then_good(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)"not json", 8);
+    add_att_layer(f, D1, "application/vnd.other", (const uint8_t *)"{}", 2);
+    add_att(f, f->other, D1, D1, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+    add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+    add_good_att(f, D1);
+    expect(run_eval(f, "team/app", D1), 0, true, RW_REASON_NONE, NULL);
+    fx_free(f);
+}
+
+static void test_two_types(void **state)
+{
+    struct fx *f = fx_new();
+
+    (void)state;
+    add_sig(f, D1);
+    add_good_att(f, D1);
+    expect(run_eval(f, "two/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, SBOM);
+    add_att(f, f->team, D1, D1, SBOM, RW_DSSE_INTOTO_TYPE);
+    expect(run_eval(f, "two/app", D1), 0, true, RW_REASON_NONE, "2 attestation type(s)");
+    fx_free(f);
+}
+
+static void test_upstream_errors(void **state)
+{
+    struct fx *f = fx_new();
+    struct result r;
+
+    (void)state;
+    add_sig(f, D1);
+    add_good_att(f, D1);
+    f->io.att_status_override = 500;
+    r = run_eval(f, "team/app", D1);
+    assert_int_not_equal(r.rc, 0);
+    expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
+    f->io.att_status_override = 401;
+    r = run_eval(f, "team/app", D1);
+    expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
+    assert_int_not_equal(r.rc, 0);
+    /* the envelope blob fails: no decision */
+    f->io.att_status_override = 0;
+    f->io.blob_status_override = 503;
+    r = run_eval(f, "team/app", D1);
+    assert_int_not_equal(r.rc, 0);
+    expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
+    fx_free(f);
+}
+
+static void test_layer_bound(void **state)
+{
+    struct fx *f = fx_new();
+    char junk[32];
+
+    (void)state;
+    add_sig(f, D1);
+    for (unsigned i = 0; i < RW_MAX_SIG_LAYERS; i++) {
+        int n = snprintf(junk, sizeof(junk), "{\"junk\":%u}", i);
+
+        add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)junk, (size_t)n);
+    }
+    add_good_att(f, D1); /* layer 65: never examined */
+    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, NULL);
+    assert_true(f->io.n_fetch <= 3 + (int)RW_MAX_SIG_LAYERS);
+    fx_free(f);
+}
+
+static void test_failmalloc(void **state)
+{
+    (void)state;
+    for (int deferred = 0; deferred < 2; deferred++) {
+        bool completed = false;
+
+        for (long n = 0; n < 3000 && !completed; n++) {
+            struct fx *f = fx_new();
+            struct result res = {0};
+            struct rw_policy_eval *e = NULL;
+            const struct rw_pull_rule *rule = rw_policy_pull_rule(f->cfg, "r", "team/app");
+            int rc;
+
+            f->io.deferred = deferred;
+            add_sig(f, D1);
+            add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
+            add_good_att(f, D1);
+            rw_mem_fail_after(n);
+            rc = rw_policy_eval_start(f->cfg, rule, D1, &fake_ops, &f->io, on_done, &res, &e);
+            while (rc == 0 && pump(&f->io)) {
+            }
+            rw_mem_fail_after(-1);
+            if (rc != 0) {
+                assert_int_equal(rc, -ENOMEM);
+                assert_int_equal(res.calls, 0);
+            } else {
+                assert_int_equal(res.calls, 1);
+                if (res.rc != 0) {
+                    assert_false(res.v.allow);
+                } else {
+                    assert_true(res.v.allow);
+                    completed = true;
+                }
+            }
+            fx_free(f);
+        }
+        assert_true(completed);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allow),
+        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_no_signature_first),
+        cmocka_unit_test(test_plain_rule_skips_att),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_wrong_subject),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_legacy_payload_type),
+        cmocka_unit_test(test_bad_then_good),
+        cmocka_unit_test(test_two_types),
+        cmocka_unit_test(test_upstream_errors),
+        cmocka_unit_test(test_layer_bound),
+        cmocka_unit_test(test_failmalloc),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
