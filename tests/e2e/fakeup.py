@@ -20,6 +20,7 @@ Faults (command line, and at runtime through POST /_fault with a JSON object):
   sig_404_code     str    an absent sha256-<hex>.sig tag answers 404 with this error code
                           ("" = a bare 404 with no body) instead of MANIFEST_UNKNOWN
   sig_500          bool   every request for a sha256-<hex>.sig tag answers 500
+  att_500          bool   every request for a sha256-<hex>.att tag answers 500
   referrers        bool   serve the referrers API (off: 404 like distribution 2.8)
   page_size        int    referrers / tags / catalog page size (Link: rel="next")
   slow_commit      float  seconds to wait before answering an upload's final PUT
@@ -73,6 +74,7 @@ DEFAULT_FAULTS = {
     "flip_byte_blob": [],
     "sig_404_code": None,
     "sig_500": False,
+    "att_500": False,
     "referrers": False,
     "page_size": 0,
     "slow_commit": 0.0,
@@ -370,6 +372,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if is_sig and f.get("sig_500"):
             self._body()
             return self._error(500, "UNKNOWN", "fakeup: injected failure on signature tag")
+        if bool(SIG_TAG_RE.match(ref)) and ref.endswith(".att") and f.get("att_500"):
+            self._body()
+            return self._error(500, "UNKNOWN", "fakeup: injected failure on attestation tag")
         if not (DIGEST_RE.match(ref) or TAG_RE.match(ref)):
             self._body()
             return self._error(400, "TAG_INVALID" if ":" not in ref else "DIGEST_INVALID", "invalid reference")

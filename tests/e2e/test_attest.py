@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from casekit import push_direct, rw_client, skopeo_copy, wait_deny
+from casekit import fake, push_direct, rw_client, skopeo_copy, wait_deny  # noqa: F401 (fixture)
 from lib import sigtool, util
 
 DSSE_MT = "application/vnd.dsse.envelope.v1+json"
@@ -225,3 +225,29 @@ def test_attestation_by_untrusted_key_is_refused(upstream, main_config, regwarde
     line = wait_deny(rw, since, "missing-attestation")
     assert line is not None, rw.deny_lines(since)
     assert "team" in line["detail"], line
+
+
+def test_attestation_store_failure_fails_the_push_then_retry_attests(fake, main_config, regwarden_factory,
+                                                                      image_factory, keys):
+    """Invariant 3: the .att write fails upstream -> the client gets a 5xx and no "signed" line;
+    once the fault clears, the client's retry stores both."""
+    from casekit import fake_upstream, seed_fake
+    from lib import images
+    rw = regwarden_factory(attest_config(main_config, fake_upstream(fake)))
+    lay = image_factory()
+    seed_fake(fake, lay, "v1", "team/app", ref="seed")
+    digest = lay.digest("v1")
+    body = lay.manifest_bytes("v1")
+    fake.set_faults(att_500=True)
+    c = rw_client(rw)
+    r = c.put_manifest("team/app", "v1", body, images.OCI_MANIFEST)
+    assert 500 <= r.status < 600, "attestation store failed upstream: want a 5xx, got %r" % r
+    assert "attest" in r.body.decode(errors="replace"), r
+    assert [e for e in rw.events("signed") if digest in json.dumps(e)] == []
+    assert att_tag(digest) not in fake.store.repo("team/app")["tags"]
+    fake.set_faults(reset=True)
+    r = c.put_manifest("team/app", "v1", body, images.OCI_MANIFEST)
+    assert r.status == 201 and r.header("Docker-Content-Digest") == digest, r
+    good, _ = check_attestations(sigtool.RegClient(fake.url), "team/app", digest, keys.team.public_key())
+    assert good, "retry did not store a verifiable attestation"
+    assert [e for e in rw.events("signed") if digest in json.dumps(e)]

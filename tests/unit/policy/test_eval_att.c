@@ -572,6 +572,70 @@ static void test_failmalloc(void **state)
     }
 }
 
+/* require.attestations in the config: file:line errors, and the policy hash covers the list. */
+static void test_config(void **state)
+{
+    static const struct {
+        const char *rule;
+        const char *err;
+    } bad[] = {
+        {"{signed_by: [team], attestations: x}", "att.yaml:6: require.attestations: expected a list"},
+        {"{signed_by: [team], attestations: [not-a-uri]}", "is not a predicate type URI"},
+        {"{signed_by: [team], attestations: ['a:b c']}", "is not a predicate type URI"},
+        {"{signed_by: [team], attestations: [a:b, a:b]}", "is listed twice"},
+        {"{signed_by: [team], attestations: [a:1, a:2, a:3, a:4, a:5, a:6, a:7, a:8, a:9, a:10, "
+         "a:11, a:12, a:13, a:14, a:15, a:16, a:17]}",
+         "too many entries"},
+        {"{attestations: [a:b]}", "signed_by is required"},
+        {"{signed_by: [team], attestation: [a:b]}", "attestation"},
+    };
+    char dir[1024];
+    char err[512];
+    char yaml[1024];
+    struct rw_config *a = NULL;
+    struct rw_config *b = NULL;
+    struct rw_config *c = NULL;
+
+    (void)state;
+    pdata_dir(dir, sizeof(dir));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rw_config *cfg = NULL;
+
+        snprintf(yaml, sizeof(yaml),
+                 "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\npull:\n"
+                 "  rules:\n    - match: 'r/**'\n      require: %s\n",
+                 bad[i].rule);
+        err[0] = '\0';
+        assert_int_equal(
+            rw_config_load_mem("att.yaml", dir, yaml, strlen(yaml), &cfg, err, sizeof(err)),
+            RW_ECONFIG);
+        assert_null(cfg);
+        if (strstr(err, bad[i].err) == NULL || strncmp(err, "att.yaml:", 9) != 0) {
+            fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, bad[i].err);
+        }
+    }
+    snprintf(yaml, sizeof(yaml), "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
+                                 "pull: {rules: [{match: 'r/**', require: {signed_by: [team]}}]}\n");
+    assert_int_equal(rw_config_load_mem("a.yaml", dir, yaml, strlen(yaml), &a, err, sizeof(err)), 0);
+    snprintf(yaml, sizeof(yaml),
+             "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
+             "pull: {rules: [{match: 'r/**', require: {signed_by: [team], attestations: []}}]}\n");
+    assert_int_equal(rw_config_load_mem("b.yaml", dir, yaml, strlen(yaml), &b, err, sizeof(err)), 0);
+    snprintf(yaml, sizeof(yaml),
+             "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
+             "pull: {rules: [{match: 'r/**', require: {signed_by: [team], attestations: "
+             "[https://slsa.dev/provenance/v1]}}]}\n");
+    assert_int_equal(rw_config_load_mem("c.yaml", dir, yaml, strlen(yaml), &c, err, sizeof(err)), 0);
+    assert_int_equal(c->pull[0].n_attestations, 1);
+    assert_string_equal(c->pull[0].attestations[0], RW_SLSA_PROVENANCE_V1);
+    /* an empty list is no requirement (same hash); a listed type changes the hash */
+    assert_memory_equal(a->policy_hash, b->policy_hash, 32);
+    assert_memory_not_equal(a->policy_hash, c->policy_hash, 32);
+    rw_config_unref(&a);
+    rw_config_unref(&b);
+    rw_config_unref(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_upstream_errors),
         cmocka_unit_test(test_layer_bound),
         cmocka_unit_test(test_failmalloc),
+        cmocka_unit_test(test_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
