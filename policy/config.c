@@ -1524,7 +1524,8 @@ static int cmp_names(const void *a, const void *b)
 
 /*
  * sha256 over length-prefixed fields: a version tag, pull.mode, each pull rule (match, allow,
- * signed_by names, required attestation types when any, mode) in order, then each referenced key (sorted by name) with its SPKI DER.
+ * signed_by names, required attestation types when any, mode) in order, then each referenced
+ * key (sorted by name) with its SPKI DER.
  * Nothing else (listeners, upstream URLs, TTLs) is in it: editing those keeps cached verdicts.
  */
 static int policy_hash(struct rw_config *c)

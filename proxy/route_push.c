@@ -7,8 +7,8 @@
  * one, C18) with the client's own Authorization. With attest: true on the push rule, an in-toto
  * SLSA provenance v1 statement is then signed by the same signer (over the DSSE PAE) and stored
  * the same way as `sha256-<hex>.att` (envelope blob, config blob, manifest). Only then does the
- * client get the upstream's 201 (invariant 3). Any failure after the upstream accepted the manifest is a 5xx, so the
- * client retries and the retry signs again.
+ * client get the upstream's 201 (invariant 3). Any failure after the upstream accepted the
+ * manifest is a 5xx, so the client retries and the retry signs (and attests) again.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -366,7 +366,7 @@ struct rw_cosign_layer_desc {
     const char *digest;      /* borrowed; sha256 of the layer blob */
     uint64_t size;           /* <= @p max_size */
     uint64_t max_size;       /* RW_MAX_PAYLOAD_BYTES (.sig) or RW_MAX_ENVELOPE_BYTES (.att) */
-    const char *sig_b64;     /* borrowed; the dev.cosignproject.cosign/signature value ("" in .att) */
+    const char *sig_b64;     /* borrowed; dev.cosignproject.cosign/signature ("" in .att) */
     const char *const *ann_kv; /* borrowed; n_ann key/value pairs after the signature annotation */
     size_t n_ann;
 };

@@ -389,8 +389,8 @@ static void test_parse_errors(void **state)
     rw_dsse_envelope_fini(&env);
     /* signatures over the bound are not examined */
     rw_buf_init(&big, 0);
-    assert_int_equal(rw_buf_appends(&big, "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":["),
-                     0);
+    assert_int_equal(
+        rw_buf_appends(&big, "{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":["), 0);
     for (unsigned i = 0; i < RW_MAX_DSSE_SIGS + 3; i++) {
         assert_int_equal(rw_buf_printf(&big, "%s{\"sig\":\"AAAA\"}", i == 0 ? "" : ","), 0);
     }
@@ -508,8 +508,8 @@ static void test_statement_envelope_round_trip(void **state)
                                             &env_json),
                      0);
     assert_int_equal(memcmp(env_json.data, prefix, sizeof(prefix) - 1), 0);
-    assert_non_null(memmem(env_json.data, env_json.len, "\"signatures\":[{\"keyid\":\"\",\"sig\":\"",
-                           strlen("\"signatures\":[{\"keyid\":\"\",\"sig\":\"")));
+    assert_non_null(strstr((const char *)env_json.data,
+                           "\"signatures\":[{\"keyid\":\"\",\"sig\":\""));
     assert_int_equal(rw_dsse_envelope_parse(env_json.data, env_json.len, &env), 0);
     assert_int_equal(env.payload_len, st.len);
     assert_memory_equal(env.payload, st.data, st.len);
@@ -611,8 +611,8 @@ static void test_att_manifest(void **state)
 
     (void)state;
     assert_int_equal(rw_cosign_att_tag(D1, tag), 0);
-    assert_string_equal(tag,
-                        "sha256-634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00.att");
+    assert_string_equal(tag, "sha256-634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e59"
+                             "86a00.att");
     assert_int_equal(rw_cosign_att_tag("sha256:abc", tag), RW_EINVAL);
     rw_buf_init(&cfg, 0);
     rw_buf_init(&man, 0);

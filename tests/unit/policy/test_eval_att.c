@@ -348,7 +348,8 @@ static struct result run_eval(struct fx *f, const char *repo, const char *digest
     return res;
 }
 
-static void expect(struct result r, int rc, bool allow, enum rw_reason reason, const char *in_detail)
+static void expect(struct result r, int rc, bool allow, enum rw_reason reason,
+                   const char *in_detail)
 {
     if (r.rc != rc || r.v.allow != allow || r.v.reason != reason ||
         (in_detail != NULL && strstr(r.v.detail, in_detail) == NULL)) {
@@ -579,7 +580,8 @@ static void test_config(void **state)
         const char *rule;
         const char *err;
     } bad[] = {
-        {"{signed_by: [team], attestations: x}", "att.yaml:6: require.attestations: expected a list"},
+        {"{signed_by: [team], attestations: x}",
+         "att.yaml:6: require.attestations: expected a list"},
         {"{signed_by: [team], attestations: [not-a-uri]}", "is not a predicate type URI"},
         {"{signed_by: [team], attestations: ['a:b c']}", "is not a predicate type URI"},
         {"{signed_by: [team], attestations: [a:b, a:b]}", "is listed twice"},
@@ -615,17 +617,21 @@ static void test_config(void **state)
         }
     }
     snprintf(yaml, sizeof(yaml), "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
-                                 "pull: {rules: [{match: 'r/**', require: {signed_by: [team]}}]}\n");
-    assert_int_equal(rw_config_load_mem("a.yaml", dir, yaml, strlen(yaml), &a, err, sizeof(err)), 0);
+                                 "pull: {rules: [{match: 'r/**', require: {signed_by: [team]}}]}"
+                                 "\n");
+    assert_int_equal(rw_config_load_mem("a.yaml", dir, yaml, strlen(yaml), &a, err, sizeof(err)),
+                     0);
     snprintf(yaml, sizeof(yaml),
              "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
              "pull: {rules: [{match: 'r/**', require: {signed_by: [team], attestations: []}}]}\n");
-    assert_int_equal(rw_config_load_mem("b.yaml", dir, yaml, strlen(yaml), &b, err, sizeof(err)), 0);
+    assert_int_equal(rw_config_load_mem("b.yaml", dir, yaml, strlen(yaml), &b, err, sizeof(err)),
+                     0);
     snprintf(yaml, sizeof(yaml),
              "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
              "pull: {rules: [{match: 'r/**', require: {signed_by: [team], attestations: "
              "[https://slsa.dev/provenance/v1]}}]}\n");
-    assert_int_equal(rw_config_load_mem("c.yaml", dir, yaml, strlen(yaml), &c, err, sizeof(err)), 0);
+    assert_int_equal(rw_config_load_mem("c.yaml", dir, yaml, strlen(yaml), &c, err, sizeof(err)),
+                     0);
     assert_int_equal(c->pull[0].n_attestations, 1);
     assert_string_equal(c->pull[0].attestations[0], RW_SLSA_PROVENANCE_V1);
     /* an empty list is no requirement (same hash); a listed type changes the hash */
