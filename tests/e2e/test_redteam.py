@@ -136,3 +136,47 @@ def test_sig_manifest_redirect_does_not_reach_unconfigured_host(upstream, hooked
         assert sink.hits == [], "regwarden connected to an unconfigured host: %r" % sink.hits[:1]
     finally:
         sink.stop()
+
+
+# FINDING (blob gating, DESIGN reason `unreferenced-blob`): a cross-repository mount is a write, so
+# proxy/routes.c:rw_routes_dispatch never gates it (blob_gate_ok runs for blob GETs only, and the
+# mount's `from=` repository is never looked at). A blob of an unsigned image in team/app (GET is
+# 403 unreferenced-blob) is mounted into library/x (no push rule, allow rule) and read from there.
+def test_blob_gating_not_bypassed_by_cross_repo_mount(upstream, regwarden, image_factory):
+    lay = image_factory()
+    push_direct(lay, "v1", upstream.host, "team/app")  # unsigned, straight to the upstream
+    d = lay.manifest("v1")["layers"][0]["digest"]
+    assert util.http("GET", regwarden.url + "/v2/team/app/blobs/" + d).status == 403
+    util.http("POST", regwarden.url + "/v2/library/x/blobs/uploads/?mount=%s&from=team/app" % d, body=b"")
+    r = util.http("GET", regwarden.url + "/v2/library/x/blobs/" + d)
+    assert not (r.status == 200 and util.sha256_bytes(r.body) == d), \
+        "blob of an unsigned team/app image (gated: 403) read through a mount into library/x"
+
+
+# FINDING (invariant 2): proxy/routes.c:fwd_on_headers skips the blob digest check whenever the
+# client sent a Range header, even when the upstream ignores the range and answers 200 with the
+# whole (here: corrupted) body. The client gets a clean 200 whose sha256 is not the digest asked.
+def test_blob_200_answer_to_range_request_is_still_digest_checked(upstream, hooked, regwarden_factory,
+                                                                  main_config, image_factory):
+    lay = image_factory()
+    push_direct(lay, "v1", upstream.host, "library/app")
+    d = lay.manifest("v1")["layers"][0]["digest"]
+
+    def hook(req):
+        if req["method"] == "GET" and req["path"].split("?")[0] == "/v2/library/app/blobs/" + d:
+            def corrupt(ans):
+                st, hdrs, body = ans
+                body = bytearray(body)
+                body[len(body) // 2] ^= 1
+                return (200, [(k, v) for k, v in hdrs if k.lower() != "content-range"], bytes(body))
+            req["headers"].pop("Range", None)
+            req["rewrite"] = corrupt
+        return None
+    hooked.hook = hook
+    rw = regwarden_factory(hooked_cfg(main_config, upstream, hooked))
+    try:
+        r = util.http("GET", rw.url + "/v2/library/app/blobs/" + d, headers={"Range": "bytes=0-"})
+    except Exception:
+        return  # connection reset: the promised behaviour
+    assert not (r.status == 200 and util.sha256_bytes(r.body) != d), \
+        "clean 200 with a body hashing to %s for blob %s" % (util.sha256_bytes(r.body), d)
