@@ -134,6 +134,11 @@ def test_push_over_h2_tls(tls_rw, image_factory, upstream, workdir):
 
 
 def test_nghttp_tls_and_h2c(tls_rw, pushed):
+    # blob gating: a blob is served once an allowed manifest references it, so the manifest is
+    # verified first (nghttp sends both requests at once; their order on the wire is not fixed)
+    r = util.http("GET", tls_rw.url + "/v2/team/app/manifests/" + pushed["digest"],
+                  headers={"Accept": CONTAINERD_ACCEPT})
+    assert r.status == 200, r
     for url in (tls_rw.tls_url, tls_rw.url):
         p = subprocess.run(["nghttp", "-nv", "-H", "accept: " + CONTAINERD_ACCEPT,
                             url + "/v2/team/app/manifests/" + pushed["digest"],
