@@ -695,6 +695,8 @@ out:
     return rc;
 }
 
+static int parse_allowed_hosts(struct ld *l, yaml_node_t *v, struct rw_upstream_cfg *u);
+
 static int parse_upstreams(struct ld *l, yaml_node_t *n)
 {
     struct rw_config *c = l->c;
@@ -725,7 +727,7 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
         rc = get_str(l, k, "upstreams", RW_MAX_NAME_LEN, &u->name);
         if (rc == 0 && v->type == YAML_MAPPING_NODE) {
             /* name: {url: URL, ca: FILE} (the short form is name: URL) */
-            static const char *const ukeys[] = {"url", "ca", "auth", NULL};
+            static const char *const ukeys[] = {"url", "ca", "auth", "allowed_hosts", NULL};
             yaml_node_t *cv = get(l, v, "ca");
             yaml_node_t *uv = get(l, v, "url");
 
@@ -751,6 +753,12 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
                         u->name);
         }
         v = node(l, n->data.mapping.pairs.start[i].value); /* the entry again (url above) */
+        if (is_map(v) && get(l, v, "allowed_hosts") != NULL) {
+            rc = parse_allowed_hosts(l, get(l, v, "allowed_hosts"), u);
+            if (rc != 0) {
+                return rc;
+            }
+        }
         if (is_map(v) && get(l, v, "auth") != NULL) {
             rc = parse_upstream_auth(l, get(l, v, "auth"), u);
             if (rc != 0) {
@@ -758,6 +766,51 @@ static int parse_upstreams(struct ld *l, yaml_node_t *n)
             }
         }
     }
+    return 0;
+}
+
+static int parse_str_list(struct ld *l, yaml_node_t *n, const char *what, size_t max_items,
+                          size_t max_len, char ***out, size_t *n_out);
+
+/* upstreams.<name>.allowed_hosts: host names (no scheme, port or path), kept as "a,b,c". */
+static int parse_allowed_hosts(struct ld *l, yaml_node_t *v, struct rw_upstream_cfg *u)
+{
+    char **hosts = NULL;
+    size_t n = 0;
+    struct rw_buf b;
+    int rc;
+
+    rc = parse_str_list(l, v, "upstreams.<name>.allowed_hosts", 32, 253, &hosts, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    rw_buf_init(&b, 32 * 256);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        for (char *p = hosts[i]; *p != '\0'; p++) {
+            *p = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+                  *p == ':' || *p == '[' || *p == ']')) {
+                rc = fail(l, v, "upstreams.%s.allowed_hosts: '%.64s' is not a host name", u->name,
+                          hosts[i]);
+                break;
+            }
+        }
+        if (rc == 0 && hosts[i][0] == '\0') {
+            rc = fail(l, v, "upstreams.%s.allowed_hosts: empty host", u->name);
+        }
+        if (rc == 0) {
+            rc = rw_buf_printf(&b, "%s%s", i > 0 ? "," : "", hosts[i]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        rw_free(hosts[i]);
+    }
+    rw_free(hosts);
+    if (rc != 0) {
+        rw_buf_fini(&b);
+        return rc;
+    }
+    u->allowed_hosts = (char *)b.data;
     return 0;
 }
 
@@ -1657,6 +1710,7 @@ static void config_free(struct rw_config *c)
         rw_free(c->upstreams[i].name);
         rw_free(c->upstreams[i].url);
         rw_free(c->upstreams[i].ca);
+        rw_free(c->upstreams[i].allowed_hosts);
         rw_free(c->upstreams[i].auth_user);
         if (c->upstreams[i].auth_basic != NULL) {
             explicit_bzero(c->upstreams[i].auth_basic, strlen(c->upstreams[i].auth_basic));

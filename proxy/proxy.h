@@ -146,6 +146,9 @@ bool rw_upstream_resp_header_ok(const char *name);
 char *rw_upstream_rewrite_location(const struct rw_upstream_cfg *up, const char *loc);
 /** Rewrite every <url> of a Link header that points at the upstream. */
 char *rw_upstream_rewrite_link(const struct rw_upstream_cfg *up, const char *link);
+/** Invariant 4: may regwarden connect to @p url on behalf of @p up? Its own host, or one of
+ * upstreams.<name>.allowed_hosts; http(s) only. */
+bool rw_upstream_may_dial(const struct rw_upstream_cfg *up, const char *url);
 /** Resolve @p loc (absolute or relative) against the upstream; NULL if it leaves its origin. */
 char *rw_upstream_resolve(const struct rw_upstream_cfg *up, const char *loc);
 

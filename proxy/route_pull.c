@@ -564,8 +564,19 @@ static void on_manifest(void *arg, int rc, int status, const struct rw_hdrs *h, 
         finish(p, 0, true, &v, false);
         return;
     }
+    if (status != 200 && status >= 200 && status < 400) {
+        /* a manifest that is not a plain 200 (203, 206, a redirect elsewhere...) is nothing
+         * we verified: refuse it rather than relay it (invariant 1) */
+        char detail[128];
+
+        snprintf(detail, sizeof(detail), "upstream answered %d to a manifest GET", status);
+        p->status = 200;
+        v = rw_verdict_fail_closed(RW_EUPSTREAM, RW_REASON_UPSTREAM_ERROR, detail);
+        finish(p, 0, true, &v, false);
+        return;
+    }
     if (status != 200) {
-        finish(p, 0, false, NULL, false); /* relayed as the upstream said it */
+        finish(p, 0, false, NULL, false); /* an error: relayed as the upstream said it */
         return;
     }
     rw_sha256_digest(body, len, p->digest);

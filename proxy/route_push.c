@@ -51,7 +51,8 @@ struct push {
     char *auth;                       /* owned, secret; "Authorization: ..." or NULL: the
                                        * client's, or regwarden's own (upstreams.<name>.auth) */
     struct rw_upauth_wait *auth_wait; /* owned; waiting for regwarden's own credentials */
-    struct rw_hdrs up201;             /* owned copy of the upstream's 201 headers */
+    struct rw_hdrs up201;             /* owned copy of the upstream's 2xx headers */
+    int up_status;                    /* that 2xx (201 from every registry that follows the spec) */
     char digest[72];
     char sig_tag[80];
     struct rw_buf payload;
@@ -230,7 +231,7 @@ static void answer_client(struct push *ps)
     r->route_ctx = NULL;
     r->on_body_ready = NULL;
     r->on_close = NULL;
-    r->io->send_head(r, 201, h, n, 0);
+    r->io->send_head(r, ps->up_status, h, n, 0);
     push_free(ps);
     rw_free(rewritten);
     r->io->send_end(r);
@@ -569,7 +570,13 @@ static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
                      "upstream registry unavailable");
         return;
     }
-    if (status != 201) {
+    if (status >= 300 && status < 400) {
+        /* a redirected manifest PUT: where it went is unknown, so nothing can be signed */
+        detach(ps);
+        rw_req_error(r, 502, "UNAVAILABLE", "upstream redirected the manifest upload");
+        return;
+    }
+    if (status < 200 || status >= 300) {
         /* the upstream refused it: relay its answer, nothing to sign */
         struct rw_hdr out[64];
         char *rewritten = NULL;
@@ -600,6 +607,7 @@ static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
         r->io->send_end(r);
         return;
     }
+    ps->up_status = status;
     if (rw_hdrs_copy(&ps->up201, h) != 0) {
         sign_failed(ps, rw_strerror(-ENOMEM));
         return;

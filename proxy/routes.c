@@ -6,6 +6,7 @@
  * Blob GETs by digest are hashed as they stream: a body that does not match its digest never
  * ends cleanly (C08), because its last byte is held back until the hash is known.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -236,7 +237,9 @@ static int fwd_on_headers(void *arg, int status, const struct rw_hdrs *h)
         out[n++] = (struct rw_hdr){"Docker-Distribution-API-Version", "registry/2.0"};
     }
     if (status == 200 && r->m.route == RW_ROUTE_BLOB && r->m.by_digest && !r->head &&
-        strncmp(r->m.reference, "sha256:", 7) == 0 && rw_req_header(r, "Range") == NULL) {
+        strncmp(r->m.reference, "sha256:", 7) == 0) {
+        /* a 200 is the whole blob whatever the client asked for (an upstream may ignore Range):
+         * it is checked; a 206 is a part and cannot be */
         if (rw_sha256_new(&f->hash) != 0) {
             return -1;
         }
@@ -547,31 +550,44 @@ static bool identity_allowed(const struct rw_push_rule *rule, const char *identi
  * no content, and pushers (skopeo) probe blobs with HEAD before uploading them.
  * @return true to go on; false when the request was answered (denied).
  */
-static bool blob_gate_ok(struct rw_req *r)
+/* Whether an allowed manifest of @p repo references blob @p digest (or no gate applies). */
+static bool blob_referenced(const struct rw_req *r, const char *repo, const char *digest,
+                            const struct rw_pull_rule **rule_out, enum rw_mode *mode_out)
 {
     const struct rw_config *cfg = r->cfg;
-    const struct rw_pull_rule *rule = rw_policy_pull_rule(cfg, r->up->name, r->m.repo);
-    enum rw_mode mode = rule != NULL ? rw_policy_rule_mode(cfg, rule) : cfg->pull_mode;
+    const struct rw_pull_rule *rule = rw_policy_pull_rule(cfg, r->up->name, repo);
     struct rw_cache *cache = r->w->srv->cache;
     struct rw_cache_key k;
     char manifest[RW_MAX_DIGEST_LEN + 1];
-    char detail[640];
 
+    *rule_out = rule;
+    *mode_out = rule != NULL ? rw_policy_rule_mode(cfg, rule) : cfg->pull_mode;
     if (!cfg->gate_blobs || (rule != NULL && rule->allow)) {
         return true;
     }
-    if (rule != NULL && cache != NULL) {
-        memset(&k, 0, sizeof(k));
-        rw_config_verdict_policy(cfg, k.policy);
-        snprintf(k.upstream, sizeof(k.upstream), "%s", r->up->name);
-        snprintf(k.repo, sizeof(k.repo), "%s", r->m.repo);
-        snprintf(k.digest, sizeof(k.digest), "%.*s", (int)sizeof(k.digest) - 1, r->m.reference);
-        if (rw_cache_blob_get(cache, &k, (int64_t)time(NULL), manifest) == 0) {
-            return true;
-        }
+    if (rule == NULL || cache == NULL || strlen(digest) >= sizeof(k.digest)) {
+        return false;
+    }
+    memset(&k, 0, sizeof(k));
+    rw_config_verdict_policy(cfg, k.policy);
+    snprintf(k.upstream, sizeof(k.upstream), "%s", r->up->name);
+    snprintf(k.repo, sizeof(k.repo), "%s", repo);
+    snprintf(k.digest, sizeof(k.digest), "%s", digest);
+    return rw_cache_blob_get(cache, &k, (int64_t)time(NULL), manifest) == 0;
+}
+
+static bool blob_gate_ok(struct rw_req *r)
+{
+    const struct rw_pull_rule *rule = NULL;
+    enum rw_mode mode = RW_MODE_ENFORCE;
+    char detail[640];
+
+    if (blob_referenced(r, r->m.repo, r->m.reference, &rule, &mode)) {
+        return true;
     }
     snprintf(detail, sizeof(detail), "no allowed manifest of %s/%s references this blob%s",
-             r->up->name, r->m.repo, cache == NULL ? " (no cache configured: gating denies all)" : "");
+             r->up->name, r->m.repo,
+             r->w->srv->cache == NULL ? " (no cache configured: gating denies all)" : "");
     if (mode == RW_MODE_AUDIT) {
         rw_req_deny(r, "audit-deny", rule != NULL ? rule->match : NULL, "audit",
                     RW_REASON_UNREFERENCED_BLOB, r->m.reference, detail);
@@ -581,6 +597,87 @@ static bool blob_gate_ok(struct rw_req *r)
     rw_req_deny(r, "deny", rule != NULL ? rule->match : NULL, "enforce",
                 RW_REASON_UNREFERENCED_BLOB, r->m.reference, detail);
     return false;
+}
+
+/* Value of query parameter @p name (percent-decoded once) into @p out; false when absent. */
+static bool query_param(const char *q, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+
+    while (*q != '\0') {
+        size_t seg = strcspn(q, "&");
+
+        if (seg > nl && strncmp(q, name, nl) == 0 && q[nl] == '=') {
+            size_t o = 0;
+
+            for (size_t i = nl + 1; i < seg && o + 1 < cap; i++) {
+                if (q[i] == '%' && i + 2 < seg + 1 && isxdigit((unsigned char)q[i + 1]) &&
+                    isxdigit((unsigned char)q[i + 2])) {
+                    char hex[3] = {q[i + 1], q[i + 2], '\0'};
+
+                    out[o++] = (char)strtol(hex, NULL, 16);
+                    i += 2;
+                } else {
+                    out[o++] = q[i];
+                }
+            }
+            out[o] = '\0';
+            return true;
+        }
+        q += seg;
+        q += *q == '&' ? 1 : 0;
+    }
+    return false;
+}
+
+/* Drop every "name=..." parameter from the forwarded query. */
+static void query_drop(char *q, const char *name)
+{
+    size_t nl = strlen(name);
+    char *p = q;
+
+    while (*p != '\0') {
+        size_t seg = strcspn(p, "&");
+
+        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            char *next = p + seg + (p[seg] == '&' ? 1 : 0);
+
+            memmove(p, next, strlen(next) + 1);
+            if (*p == '\0' && p > q && p[-1] == '&') {
+                p[-1] = '\0';
+            }
+            continue;
+        }
+        p += seg + (p[seg] == '&' ? 1 : 0);
+    }
+}
+
+/*
+ * A cross-repository mount (POST uploads ?mount=D&from=R) would copy a blob that blob gating
+ * refuses in R into a repository where it is not gated. When R's gate does not let D through,
+ * the mount parameters are dropped: the registry answers 202 with an ordinary upload session
+ * (dist-spec's fallback), so the pusher must supply the bytes itself.
+ */
+static void gate_mount(struct rw_req *r)
+{
+    const struct rw_pull_rule *rule = NULL;
+    enum rw_mode mode = RW_MODE_ENFORCE;
+    char digest[RW_MAX_DIGEST_LEN + 1];
+    char from[RW_MAX_REPO_LEN + 1];
+
+    if (!query_param(r->m.query, "mount", digest, sizeof(digest))) {
+        return;
+    }
+    if (query_param(r->m.query, "from", from, sizeof(from)) &&
+        rw_oci_name_valid(from, strlen(from)) && rw_oci_digest_valid(digest, strlen(digest)) &&
+        blob_referenced(r, from, digest, &rule, &mode)) {
+        return;
+    }
+    rw_log_info(PROXY, "conn=%" PRIu64 " req=%s mount into %s/%s refused by blob gating: "
+                       "forwarded as a plain upload",
+                r->conn_id, r->id, r->up->name, r->m.repo);
+    query_drop(r->m.query, "mount");
+    query_drop(r->m.query, "from");
 }
 
 void rw_routes_dispatch(struct rw_req *r)
@@ -626,6 +723,9 @@ void rw_routes_dispatch(struct rw_req *r)
     }
     if (r->m.route == RW_ROUTE_BLOB && strcmp(r->method, "GET") == 0 && !blob_gate_ok(r)) {
         return;
+    }
+    if (r->m.route == RW_ROUTE_UPLOAD_START && strcmp(r->method, "POST") == 0) {
+        gate_mount(r);
     }
     if (r->m.route == RW_ROUTE_MANIFEST) {
         if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {

@@ -247,6 +247,72 @@ char *rw_upstream_resolve(const struct rw_upstream_cfg *up, const char *loc)
     return rw_asprintf("%s%s", up->url, loc);
 }
 
+/* Host part of "scheme://host[:port]/..." into @p out (lowercase, brackets kept); false if none. */
+static bool url_host(const char *url, char *out, size_t cap, const char **port)
+{
+    const char *p = strstr(url, "://");
+    const char *e;
+    size_t n;
+
+    if (p == NULL) {
+        return false;
+    }
+    p += 3;
+    if (*p == '[') {
+        e = strchr(p, ']');
+        if (e == NULL) {
+            return false;
+        }
+        e++;
+    } else {
+        e = p + strcspn(p, ":/?#");
+    }
+    n = (size_t)(e - p);
+    if (n == 0 || n >= cap) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] - 'A' + 'a' : p[i]);
+    }
+    out[n] = '\0';
+    *port = *e == ':' ? e + 1 : NULL;
+    return true;
+}
+
+bool rw_upstream_may_dial(const struct rw_upstream_cfg *up, const char *url)
+{
+    char host[256];
+    char own[256];
+    const char *port = NULL;
+    const char *own_port = NULL;
+    const char *list = up->allowed_hosts;
+
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+        return false;
+    }
+    if (!url_host(url, host, sizeof(host), &port) || !url_host(up->url, own, sizeof(own), &own_port)) {
+        return false;
+    }
+    if (strcmp(host, own) == 0) {
+        return true;
+    }
+    while (list != NULL && *list != '\0') {
+        size_t n = strcspn(list, ",");
+        size_t hl = strlen(host);
+        size_t pl = port != NULL ? strcspn(port, "/?#") : 0;
+
+        /* an entry is "host" (any port) or "host:port" */
+        if ((n == hl && strncmp(list, host, n) == 0) ||
+            (port != NULL && n == hl + 1 + pl && strncmp(list, host, hl) == 0 && list[hl] == ':' &&
+             strncmp(list + hl + 1, port, pl) == 0)) {
+            return true;
+        }
+        list += n;
+        list += *list == ',' ? 1 : 0;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ evidence fetches */
 
 #define RW_MAX_EVIDENCE_REDIRECTS 3
@@ -265,6 +331,8 @@ struct evidence_fetch {
     size_t max;
     int hops;
     int retries;            /* 429 retries so far */
+    bool follow;            /* blobs: follow redirects to allowed hosts; manifests: never */
+    struct rw_upstream_cfg dial; /* name/url/allowed_hosts copies for rw_upstream_may_dial */
 };
 
 #define RW_MAX_429_RETRIES 2
@@ -272,6 +340,8 @@ struct evidence_fetch {
 
 static void evidence_free(struct evidence_fetch *f)
 {
+    rw_free(f->dial.url);
+    rw_free(f->dial.allowed_hosts);
     rw_free(f->url);
     rw_free(f->up_url);
     rw_free(f->auth);
@@ -310,8 +380,9 @@ static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, 
     }
     /* Blob stores redirect to object storage (C02): follow, and send the registry credential
      * only while the target is the upstream's own origin. */
-    if (rc == 0 && (status == 301 || status == 302 || status == 303 || status == 307 ||
-                    status == 308) && loc != NULL && f->hops < RW_MAX_EVIDENCE_REDIRECTS) {
+    if (rc == 0 && f->follow && (status == 301 || status == 302 || status == 303 ||
+                                 status == 307 || status == 308) &&
+        loc != NULL && f->hops < RW_MAX_EVIDENCE_REDIRECTS) {
         size_t olen = origin_len(loc);
         char *next = NULL;
         bool same = false;
@@ -322,6 +393,12 @@ static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, 
         } else if (olen == 0 && loc[0] == '/' && loc[1] != '/') {
             next = rw_asprintf("%s%s", f->up_url, loc);
             same = true;
+        }
+        if (next != NULL && !rw_upstream_may_dial(&f->dial, next)) {
+            /* invariant 4: only configured hosts are dialed (allowed_hosts for storage) */
+            rw_log_warn(UPSTREAM, "upstream %s redirected to a host not in its allowed_hosts; "
+                                  "not followed", f->dial.url);
+            rw_free_clear(&next);
         }
         if (next != NULL) {
             int src;
@@ -400,6 +477,15 @@ static int evidence_get(struct rw_evidence_io *io, const char *kind, const char 
     f->httpc = io->httpc;
     f->ca = io->up->ca;
     f->max = max;
+    /* manifests are never redirected by registries: following one could only reach a host
+     * the config never named; blobs may go to object storage (C02), if allowed_hosts says so */
+    f->follow = strcmp(kind, "blobs") == 0;
+    f->dial.url = rw_strdup(io->up->url);
+    if (f->dial.url == NULL ||
+        (io->up->allowed_hosts != NULL &&
+         (f->dial.allowed_hosts = rw_strdup(io->up->allowed_hosts)) == NULL)) {
+        goto out;
+    }
     f->up_url = rw_strdup(io->up->url);
     if (f->up_url == NULL) {
         goto out;

@@ -81,6 +81,7 @@ struct job {
     char *scope;
     char *realm;
     char *service;
+    char *allowed_hosts;     /* owned copy of upstreams.<name>.allowed_hosts, or NULL */
 };
 
 static struct {
@@ -346,6 +347,7 @@ static void job_free(struct job *j)
     rw_free(j->name);
     rw_free(j->url);
     rw_free(j->ca);
+    rw_free(j->allowed_hosts);
     rw_free(j->user);
     secret_free(&j->basic_hdr);
     rw_free(j->scope);
@@ -488,8 +490,12 @@ static void on_token(void *arg, int rc, int status, const struct rw_hdrs *h, con
 
 static bool realm_allowed(const struct job *j)
 {
-    /* an https upstream's credential never crosses the network in the clear */
-    return strncasecmp(j->url, "https://", 8) != 0 || strncasecmp(j->realm, "https://", 8) == 0;
+    struct rw_upstream_cfg dial = {.url = j->url, .allowed_hosts = j->allowed_hosts};
+
+    /* an https upstream's credential never crosses the network in the clear, and a realm is a
+     * host regwarden dials: the upstream's own, or one its allowed_hosts names (invariant 4) */
+    return (strncasecmp(j->url, "https://", 8) != 0 || strncasecmp(j->realm, "https://", 8) == 0) &&
+           rw_upstream_may_dial(&dial, j->realm);
 }
 
 static void job_token(struct job *j)
@@ -698,8 +704,12 @@ static void job_start(struct rw_worker *w, const struct rw_upstream_cfg *up, str
     if (up->ca != NULL) {
         j->ca = rw_strdup(up->ca);
     }
+    if (up->allowed_hosts != NULL) {
+        j->allowed_hosts = rw_strdup(up->allowed_hosts);
+    }
     if (j->name == NULL || j->url == NULL || j->user == NULL || j->basic_hdr == NULL ||
-        j->scope == NULL || (up->ca != NULL && j->ca == NULL)) {
+        j->scope == NULL || (up->ca != NULL && j->ca == NULL) ||
+        (up->allowed_hosts != NULL && j->allowed_hosts == NULL)) {
         job_finish(j, -ENOMEM, NULL, 0);
         return;
     }

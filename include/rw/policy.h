@@ -40,6 +40,9 @@ struct rw_upstream_cfg {
     char *auth_user;  /* owned; own credentials: the user name (logs may name it); else NULL */
     char *auth_basic; /* owned, secret: base64("user:password"), only ever sent to the token
                        * realm (or the upstream for Basic); zeroed when freed; NULL = passthrough */
+    char *allowed_hosts; /* owned; upstreams.<name>.allowed_hosts joined with ',' (lowercase):
+                          * other hosts this upstream may send regwarden to (token realm, blob
+                          * storage redirects); NULL = only the upstream's own host */
     int line;
 };
 

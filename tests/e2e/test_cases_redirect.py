@@ -49,7 +49,7 @@ def _check_blob(c, store, repo, digest):
 def test_c02_blob_redirect_never_carries_credentials(fake, store, main_config, regwarden_factory, image_factory):
     lay = image_factory()
     seed_fake(fake, lay, "v1", "library/app")
-    rw = regwarden_factory(main_config(fake_upstream(fake)))
+    rw = regwarden_factory(with_store(main_config(fake_upstream(fake)), store))
     fake.set_faults(redirect_blobs=store.url, require_bearer=True)
     c = rw_client(rw)
     # without a token: the upstream's 401 challenge comes back (auth is end to end)
@@ -68,7 +68,7 @@ def test_c02_skopeo_pull_with_redirects_and_signature_check(fake, store, keys, m
     # team/** requires a signature: regwarden itself fetches the .sig payload blob, which FAKE
     # also redirects to STORE, so its own client must follow the 307 without Authorization.
     lay, digest = _seed_signed(fake, image_factory, keys, "team/app")
-    rw = regwarden_factory(main_config(fake_upstream(fake)))
+    rw = regwarden_factory(with_store(main_config(fake_upstream(fake)), store))
     fake.set_faults(redirect_blobs=store.url, require_bearer=True)
     out = workdir / "out"
     p = skopeo_copy("docker://%s/team/app:v1" % rw.host, "oci:%s:v1" % out, check=False)
@@ -87,7 +87,7 @@ def test_c02_skopeo_pull_with_redirects_and_signature_check(fake, store, keys, m
 @pytest.mark.needs_root
 def test_c02_ctr_pull_with_redirects(fake, store, keys, main_config, regwarden_factory, image_factory, ctr):
     lay, digest = _seed_signed(fake, image_factory, keys, "team/app")
-    rw = regwarden_factory(main_config(fake_upstream(fake)))
+    rw = regwarden_factory(with_store(main_config(fake_upstream(fake)), store))
     fake.set_faults(redirect_blobs=store.url, require_bearer=True)
     ctr.mirror(rw, registry="fake.local")
     p = ctr.pull("fake.local/team/app:v1")
@@ -97,3 +97,25 @@ def test_c02_ctr_pull_with_redirects(fake, store, keys, main_config, regwarden_f
 
 
 _ = os
+
+
+def with_store(cfg, store):
+    """The object store FAKE redirects blobs to is a host regwarden may dial for fake.local
+    (upstreams.<name>.allowed_hosts); invariant 4 keeps every other host out."""
+    url = cfg["upstreams"]["fake.local"]
+    cfg["upstreams"]["fake.local"] = {"url": url, "allowed_hosts": [store.host]}
+    return cfg
+
+
+def test_c02_storage_host_not_allowed_is_never_dialed(fake, store, keys, main_config, regwarden_factory,
+                                                      image_factory):
+    """Invariant 4: without allowed_hosts, regwarden's own payload fetch does not follow the 307 to
+    STORE: the pull is denied (upstream-error), and STORE sees no connection from regwarden."""
+    lay, digest = _seed_signed(fake, image_factory, keys, "team/app")
+    rw = regwarden_factory(main_config(fake_upstream(fake)))
+    fake.set_faults(redirect_blobs=store.url)
+    r = util.http("GET", "%s/v2/team/app/manifests/v1" % rw.url,
+                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert r.status == 403, r
+    assert [x["reason"] for x in rw.deny_lines() if x.get("event") == "deny"] == ["upstream-error"]
+    assert store.log == [], "regwarden dialed a host its config does not name: %r" % (store.log,)
