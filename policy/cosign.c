@@ -349,6 +349,33 @@ static bool same_signature(const json_t *l, const char *payload_digest, const ch
            strcmp(json_string_value(sig), sig_b64) == 0;
 }
 
+/*
+ * A layer the new one replaces: same payload blob and every annotation of the new layer present
+ * with the same value (for regwarden's layers: the same key version). Re-pushing an image then
+ * re-signs it in place instead of growing its .sig by a layer each time (ECDSA signatures
+ * differ on every run). Layers without those annotations (other signers) are always kept.
+ */
+static bool superseded(const json_t *l, const struct rw_cosign_layer_desc *d)
+{
+    const json_t *dg = json_object_get(l, "digest");
+    const json_t *ann = json_object_get(l, "annotations");
+
+    /* only simple-signing layers: their payload is the same bytes for the same image, so the
+     * same blob digest means the same statement (attestations carry times: each is kept) */
+    if (d->n_ann == 0 || strcmp(d->media_type, RW_MT_SIMPLESIGNING) != 0 || !json_is_string(dg) ||
+        strcmp(json_string_value(dg), d->digest) != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < d->n_ann; i++) {
+        const json_t *v = json_object_get(ann, d->ann_kv[2 * i]);
+
+        if (!json_is_string(v) || strcmp(json_string_value(v), d->ann_kv[2 * i + 1]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Serialise @p v (@p need bytes, from a sizing call) into @p b. */
 static int dump_into(const json_t *v, size_t need, struct rw_buf *b)
 {
@@ -465,6 +492,9 @@ int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len
                 goto out;
             }
             dup |= same_signature(one, d->digest, d->sig_b64);
+            if (!dup && superseded(one, d)) {
+                continue; /* our own earlier signature of the same payload by the same key */
+            }
             if (json_array_append(layers, json_array_get(ol, i)) != 0) {
                 rc = -ENOMEM;
                 goto out;

@@ -195,6 +195,59 @@ static void test_sig_manifest_round_trip(void **state)
     rw_buf_fini(&man3);
 }
 
+/* Re-signing the same payload with the same key version replaces our earlier layer (a re-push
+ * does not grow the .sig); a foreign layer and another key version's layer are kept. */
+static void test_sig_manifest_resign_replaces_own_layer(void **state)
+{
+    struct rw_buf c1, m1, c2, m2, c3, m3, c4, m4;
+    struct rw_cosign_sig_manifest m = {0};
+    const char *v1[] = {"dev.regwarden/key-version", "vault:v1"};
+    const char *v2[] = {"dev.regwarden/key-version", "vault:v2"};
+
+    (void)state;
+    rw_buf_init(&c1, 0);
+    rw_buf_init(&m1, 0);
+    rw_buf_init(&c2, 0);
+    rw_buf_init(&m2, 0);
+    rw_buf_init(&c3, 0);
+    rw_buf_init(&m3, 0);
+    rw_buf_init(&c4, 0);
+    rw_buf_init(&m4, 0);
+    /* a foreign signature (no regwarden annotation) of the same payload */
+    assert_int_equal(rw_cosign_sig_manifest_build(NULL, 0, PD1, 10, "Zm9yZWlnbg==", NULL, 0, &c1,
+                                                  &m1),
+                     0);
+    /* ours, v1 */
+    assert_int_equal(rw_cosign_sig_manifest_build(m1.data, m1.len, PD1, 10, "b25l", v1, 1, &c2,
+                                                  &m2),
+                     0);
+    /* ours again, v1, another ECDSA signature: replaces the previous v1 layer */
+    assert_int_equal(rw_cosign_sig_manifest_build(m2.data, m2.len, PD1, 10, "dHdv", v1, 1, &c3,
+                                                  &m3),
+                     0);
+    assert_int_equal(rw_cosign_sig_manifest_parse(m3.data, m3.len, &m), 0);
+    assert_int_equal(m.n_layers, 2);
+    rw_cosign_sig_manifest_fini(&m);
+    assert_null(strstr((char *)m3.data, "\"b25l\""));
+    assert_non_null(strstr((char *)m3.data, "\"dHdv\""));
+    assert_non_null(strstr((char *)m3.data, "\"Zm9yZWlnbg==\""));
+    /* a new key version is another signer: appended */
+    assert_int_equal(rw_cosign_sig_manifest_build(m3.data, m3.len, PD1, 10, "dGhyZWU=", v2, 1, &c4,
+                                                  &m4),
+                     0);
+    assert_int_equal(rw_cosign_sig_manifest_parse(m4.data, m4.len, &m), 0);
+    assert_int_equal(m.n_layers, 3);
+    rw_cosign_sig_manifest_fini(&m);
+    rw_buf_fini(&c1);
+    rw_buf_fini(&m1);
+    rw_buf_fini(&c2);
+    rw_buf_fini(&m2);
+    rw_buf_fini(&c3);
+    rw_buf_fini(&m3);
+    rw_buf_fini(&c4);
+    rw_buf_fini(&m4);
+}
+
 static void test_sig_manifest_parse_cases(void **state)
 {
     struct rw_cosign_sig_manifest m = {0};
@@ -251,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_payload_parse_bad),
         cmocka_unit_test(test_sig_tag),
         cmocka_unit_test(test_sig_manifest_round_trip),
+        cmocka_unit_test(test_sig_manifest_resign_replaces_own_layer),
         cmocka_unit_test(test_sig_manifest_parse_cases),
     };
 
