@@ -162,7 +162,7 @@ def build_index(workdir, tag="v1", arches=("amd64", "arm64")):
 
 
 def skopeo_copy(src, dst, all_images=False, fmt=None, src_creds=None, dest_creds=None, check=True,
-                extra=(), timeout=900):
+                extra=(), timeout=180):
     """skopeo copy with TLS verification off on both ends (plain http on loopback)."""
     argv = ["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
     if all_images:

@@ -47,8 +47,14 @@ def tail(path, n=60):
 
 def run(cmd, check=True, timeout=300, env=None, cwd=None, input=None):
     """Run a command, capture text output; raise with both streams on failure when check."""
-    p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout, env=env, cwd=cwd, input=input, text=True)
+    try:
+        p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout, env=env, cwd=cwd, input=input, text=True)
+    except subprocess.TimeoutExpired as e:
+        def s(x):
+            return (x.decode(errors="replace") if isinstance(x, bytes) else (x or ""))[-4000:]
+        raise AssertionError("command timed out after %ss (killed): %s\n--- stdout\n%s\n--- stderr\n%s"
+                             % (timeout, " ".join(map(str, cmd)), s(e.stdout), s(e.stderr)))
     if check and p.returncode != 0:
         raise AssertionError("command failed (rc=%d): %s\n--- stdout\n%s\n--- stderr\n%s"
                              % (p.returncode, " ".join(map(str, cmd)), p.stdout[-4000:], p.stderr[-4000:]))
