@@ -18,7 +18,7 @@ import urllib.parse
 import pytest
 
 from lib import util
-from lib.regwarden import RssSampler
+from lib.regwarden import RssSampler, is_sanitized
 
 SIZE = int(os.environ.get("RW_BIG_BLOB_SIZE", str(1 << 30)))
 BLOCK = 1 << 20
@@ -127,7 +127,13 @@ def test_1gib_blob_round_trip_bounded_rss(upstream, regwarden, capsys):
                   "direct %.1f MB/s | regwarden peak RSS %.1f MiB (VmHWM %.1f MiB, %d samples)"
                   % (mib, SIZE / rw_put / 1e6, SIZE / up_put / 1e6, SIZE / rw_get / 1e6, SIZE / up_get / 1e6,
                      rss.peak_kib / 1024, rss.hwm_kib / 1024, rss.samples))
-        assert peak < RSS_LIMIT_KIB, "regwarden peak RSS %.1f MiB >= 64 MiB" % (peak / 1024)
+        if is_sanitized(regwarden.bin):
+            # ASan keeps freed chunks in a 256 MiB quarantine and adds shadow memory: the bound is
+            # asserted on the normal build; here the round trip and LeakSanitizer at exit are the checks.
+            with capsys.disabled():
+                print("[big-blob] sanitizer build: RSS bound not asserted")
+        else:
+            assert peak < RSS_LIMIT_KIB, "regwarden peak RSS %.1f MiB >= 64 MiB" % (peak / 1024)
     finally:
         upstream.stop()
         import shutil

@@ -137,6 +137,8 @@ def test_unsigned_image_denied_with_contract_body_and_log(upstream, regwarden, i
     assert not (blobs_of(lay, "v1") | {digest}) & ctr.content()
     fetched = [a for a in upstream.access(m) if any(d in a.path for d in blobs_of(lay, "v1"))]
     assert not fetched, "image blobs were fetched from upstream for a denied pull: %s" % fetched
+    relayed = [a for a in upstream.access(m) if a.ua.startswith("containerd/")]
+    assert not relayed, "a request of the denied client reached the upstream: %s" % relayed
 
     # the wire form, with curl
     n1 = regwarden.deny_count()

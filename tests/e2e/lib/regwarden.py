@@ -78,6 +78,16 @@ def main_job_config(upstream_url, team_pub, signer_key, registry_name="registry.
     }
 
 
+def is_sanitized(binary=None):
+    """True for an ASan/UBSan/TSan build (its RSS says nothing about regwarden's own memory bounds)."""
+    try:
+        with open(binary or rw_bin(), "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return any(m in data for m in (b"libasan.so", b"libtsan.so", b"__asan_init", b"__tsan_init"))
+
+
 class Regwarden:
     def __init__(self, workdir, config, binary=None, env=None):
         """config: dict per DESIGN.md. listen/admin/cache/deny_log are filled in when absent."""
