@@ -19,7 +19,8 @@ session scope
   containerd        lib.containerd.Containerd  own containerd 1.6 (root only; skips otherwise)
 
 function scope
-  workdir           Path  a fresh directory for this test under rw_state
+  workdir           Path  a fresh directory for this test under rw_state (removed after the test
+                          when it passed, unless RW_KEEP=1; a failed test's state is kept)
   registry_factory  make(name="registry.local", auth=None|(user, pw), http_host=None, extra_config="")
                           -> started lib.registry.Registry (docker-registry 2.8, free port, access log
                           parsed by .access()/.mark()/.requests_for()); all stopped at teardown
@@ -136,7 +137,11 @@ def workdir(rw_state, request):
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:80]
     d = rw_state / ("%03d-%s" % (_counter[0], name))
     d.mkdir(parents=True, exist_ok=True)
-    return d
+    yield d
+    # finalizers of fixtures built on workdir (processes) have run by now; keep only failures' state
+    reps = [getattr(request.node, "rep_" + w, None) for w in ("setup", "call")]
+    if all(r is not None and r.passed for r in reps) and not os.environ.get("RW_KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
