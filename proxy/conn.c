@@ -309,16 +309,6 @@ static const struct rw_req_io h1_io = {
 
 /* ------------------------------------------------------------------ request side (http_parser) */
 
-static void hdrs_free(struct rw_hdrs *h)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        rw_free(h->v[i].name);
-        rw_free(h->v[i].value);
-    }
-    rw_free_clear(&h->v);
-    h->n = 0;
-}
-
 static void req_free(struct conn *c)
 {
     struct rw_req *r = c->req;
@@ -330,7 +320,7 @@ static void req_free(struct conn *c)
     rw_config_unref(&r->cfg);
     rw_free(r->target);
     rw_free(r->identity);
-    hdrs_free(&r->hdrs);
+    rw_hdrs_free(&r->hdrs);
     rw_free(r);
     if (c->body != NULL) {
         evbuffer_free(c->body);
@@ -354,7 +344,7 @@ static int on_message_begin(http_parser *p)
     rw_buf_reset(&c->url);
     rw_buf_reset(&c->name);
     rw_buf_reset(&c->value);
-    hdrs_free(&c->hdrs);
+    rw_hdrs_free(&c->hdrs);
     c->in_value = false;
     c->head_bytes = 0;
     c->state = CONN_HEAD;
@@ -733,7 +723,7 @@ static void conn_free(struct conn *c)
     rw_buf_fini(&c->url);
     rw_buf_fini(&c->name);
     rw_buf_fini(&c->value);
-    hdrs_free(&c->hdrs);
+    rw_hdrs_free(&c->hdrs);
     rw_h2_free(&c->h2);
     rw_free(c->identity);
     event_free(c->kick);

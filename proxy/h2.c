@@ -96,16 +96,6 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     session_run(arg);
 }
 
-static void hdrs_free(struct rw_hdrs *hs)
-{
-    for (size_t i = 0; i < hs->n; i++) {
-        rw_free(hs->v[i].name);
-        rw_free(hs->v[i].value);
-    }
-    rw_free_clear(&hs->v);
-    hs->n = 0;
-}
-
 static int hdrs_add(struct rw_hdrs *hs, const char *name, size_t nlen, const char *value,
                     size_t vlen)
 {
@@ -137,7 +127,7 @@ static void req_free(struct rw_req **pr)
     rw_config_unref(&r->cfg);
     rw_free(r->target);
     rw_free(r->identity);
-    hdrs_free(&r->hdrs);
+    rw_hdrs_free(&r->hdrs);
     rw_free(r);
 }
 
@@ -153,7 +143,7 @@ static void stream_free(struct h2_stream *s)
         s->req->io_ctx = NULL;
     }
     req_free(&s->req);
-    hdrs_free(&s->hdrs);
+    rw_hdrs_free(&s->hdrs);
     rw_free(s->method);
     rw_free(s->path);
     rw_free(s->authority);
