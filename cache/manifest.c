@@ -80,33 +80,8 @@ int rw_cache_blobs_put(struct rw_cache *c, const struct rw_cache_key *base,
 int rw_cache_blob_get(struct rw_cache *c, const struct rw_cache_key *k, int64_t now,
                       char manifest_out[RW_MAX_DIGEST_LEN + 1])
 {
-    struct rw_cache_txn *txn = NULL;
-    uint8_t key[RW_CACHE_KEY_MAX];
-    char parent[RW_MAX_DIGEST_LEN + 1];
-    const uint8_t *val = NULL;
-    int64_t expires = 0;
-    size_t klen = 0;
-    size_t vlen = 0;
-    int rc;
-
-    rc = rw_cache_key_encode(k, key, &klen);
-    if (rc == 0) {
-        rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RO, &txn);
-    }
-    if (rc == 0) {
-        rc = rw_cache_txn_get(txn, RW_CACHE_DB_BLOBS, key, klen, &val, &vlen);
-    }
-    if (rc == 0) {
-        rc = rw_cache_link_decode(val, vlen, parent, &expires);
-    }
-    if (rc == 0 && now >= expires) {
-        rc = -ENOENT;
-    }
-    if (rc == 0) {
-        memcpy(manifest_out, parent, sizeof(parent));
-    }
-    rw_cache_txn_abort(&txn);
-    return rc;
+    /* blob records share the link format */
+    return rw_cache_link_record_get(c, RW_CACHE_DB_BLOBS, k, now, manifest_out);
 }
 
 static void manifest_key(const struct rw_cache_key *k, struct rw_cache_key *out)

@@ -438,8 +438,8 @@ out:
     return rc;
 }
 
-int rw_cache_link_get(struct rw_cache *c, const struct rw_cache_key *child, int64_t now,
-                      char parent_out[RW_MAX_DIGEST_LEN + 1])
+int rw_cache_link_record_get(struct rw_cache *c, enum rw_cache_db db, const struct rw_cache_key *k,
+                             int64_t now, char parent_out[RW_MAX_DIGEST_LEN + 1])
 {
     struct rw_cache_txn *txn = NULL;
     uint8_t key[RW_CACHE_KEY_MAX];
@@ -450,7 +450,7 @@ int rw_cache_link_get(struct rw_cache *c, const struct rw_cache_key *child, int6
     size_t vlen = 0;
     int rc;
 
-    rc = rw_cache_key_encode(child, key, &klen);
+    rc = rw_cache_key_encode(k, key, &klen);
     if (rc != 0) {
         goto out;
     }
@@ -458,7 +458,7 @@ int rw_cache_link_get(struct rw_cache *c, const struct rw_cache_key *child, int6
     if (rc != 0) {
         goto out;
     }
-    rc = rw_cache_txn_get(txn, RW_CACHE_DB_LINKS, key, klen, &val, &vlen);
+    rc = rw_cache_txn_get(txn, db, key, klen, &val, &vlen);
     if (rc == 0) {
         rc = rw_cache_link_decode(val, vlen, parent, &expires);
     }
@@ -475,7 +475,14 @@ out:
     return rc;
 }
 
+int rw_cache_link_get(struct rw_cache *c, const struct rw_cache_key *child, int64_t now,
+                      char parent_out[RW_MAX_DIGEST_LEN + 1])
+{
+    return rw_cache_link_record_get(c, RW_CACHE_DB_LINKS, child, now, parent_out);
+}
+
 struct sweep_ctx {
+    enum rw_cache_db db; /* the database being walked, set by walk_all() */
     int64_t now;
     const char *digest; /* borrowed: purge target, NULL for a sweep */
     size_t dlen;
@@ -500,63 +507,45 @@ static bool expired_or_bad(enum rw_cache_db db, const uint8_t *val, size_t vlen,
     }
 }
 
-static int on_sweep_verdict(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                            size_t vlen, bool *del)
+static int on_sweep(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                    bool *del)
 {
     struct sweep_ctx *s = arg;
 
     (void)key;
     (void)klen;
-    *del = expired_or_bad(RW_CACHE_DB_VERDICTS, val, vlen, s->now);
+    *del = expired_or_bad(s->db, val, vlen, s->now);
     s->removed += *del ? 1 : 0;
     return 0;
 }
 
-static int on_sweep_link(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                         size_t vlen, bool *del)
+/* Visit every database in the order sweep and purge have always used; blob records share the
+ * link format, so the callbacks read s->db to know which record they hold. */
+static int walk_all(struct rw_cache_txn *txn, rw_cache_walk_cb *cb, struct sweep_ctx *s)
 {
-    struct sweep_ctx *s = arg;
+    static const enum rw_cache_db dbs[] = {RW_CACHE_DB_VERDICTS, RW_CACHE_DB_LINKS,
+                                           RW_CACHE_DB_BLOBS, RW_CACHE_DB_MANIFESTS};
+    int rc = 0;
 
-    (void)key;
-    (void)klen;
-    *del = expired_or_bad(RW_CACHE_DB_LINKS, val, vlen, s->now);
-    s->removed += *del ? 1 : 0;
-    return 0;
-}
-
-static int on_sweep_manifest(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                             size_t vlen, bool *del)
-{
-    struct sweep_ctx *s = arg;
-
-    (void)key;
-    (void)klen;
-    *del = expired_or_bad(RW_CACHE_DB_MANIFESTS, val, vlen, s->now);
-    s->removed += *del ? 1 : 0;
-    return 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+        s->db = dbs[i];
+        rc = rw_cache_txn_walk(txn, dbs[i], cb, s);
+    }
+    return rc;
 }
 
 int rw_cache_sweep(struct rw_cache *c, int64_t now, uint64_t *n_removed)
 {
     struct rw_cache_txn *txn = NULL;
-    struct sweep_ctx s = {.now = now, .digest = NULL, .dlen = 0, .removed = 0};
+    struct sweep_ctx s = {
+        .db = RW_CACHE_DB_VERDICTS, .now = now, .digest = NULL, .dlen = 0, .removed = 0};
     int rc;
 
     rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RW, &txn);
     if (rc != 0) {
         goto out;
     }
-    rc = rw_cache_txn_walk(txn, RW_CACHE_DB_VERDICTS, on_sweep_verdict, &s);
-    if (rc == 0) {
-        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_LINKS, on_sweep_link, &s);
-    }
-    if (rc == 0) {
-        /* blob records share the link format */
-        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_BLOBS, on_sweep_link, &s);
-    }
-    if (rc == 0) {
-        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_MANIFESTS, on_sweep_manifest, &s);
-    }
+    rc = walk_all(txn, on_sweep, &s);
     if (rc == 0) {
         rc = rw_cache_txn_commit(&txn);
     }
@@ -580,29 +569,19 @@ static bool key_has_digest(const struct sweep_ctx *s, const uint8_t *key, size_t
     return dl == s->dlen && memcmp(d, s->digest, dl) == 0;
 }
 
-static int on_purge_verdict(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                            size_t vlen, bool *del)
-{
-    struct sweep_ctx *s = arg;
-
-    (void)val;
-    (void)vlen;
-    *del = key_has_digest(s, key, klen);
-    s->removed += *del ? 1 : 0;
-    return 0;
-}
-
-/* A link goes when its child is the purged digest, or its parent is (the index was purged, so
- * its children lose the allow they inherited through it). */
-static int on_purge_link(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                         size_t vlen, bool *del)
+/* A record goes when its key names the purged digest. A link or blob record also goes when its
+ * parent is that digest (the index or manifest was purged, so what it let through loses the allow
+ * it inherited). */
+static int on_purge(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                    bool *del)
 {
     struct sweep_ctx *s = arg;
     char parent[RW_MAX_DIGEST_LEN + 1];
     int64_t expires = 0;
 
     *del = key_has_digest(s, key, klen);
-    if (!*del && rw_cache_link_decode(val, vlen, parent, &expires) == 0) {
+    if (!*del && (s->db == RW_CACHE_DB_LINKS || s->db == RW_CACHE_DB_BLOBS) &&
+        rw_cache_link_decode(val, vlen, parent, &expires) == 0) {
         *del = strlen(parent) == s->dlen && memcmp(parent, s->digest, s->dlen) == 0;
     }
     s->removed += *del ? 1 : 0;
@@ -612,7 +591,8 @@ static int on_purge_link(void *arg, const uint8_t *key, size_t klen, const uint8
 int rw_cache_purge(struct rw_cache *c, const char *digest, uint64_t *n_removed)
 {
     struct rw_cache_txn *txn = NULL;
-    struct sweep_ctx s = {.now = 0, .digest = digest, .dlen = 0, .removed = 0};
+    struct sweep_ctx s = {
+        .db = RW_CACHE_DB_VERDICTS, .now = 0, .digest = digest, .dlen = 0, .removed = 0};
     int rc;
 
     rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RW, &txn);
@@ -639,17 +619,7 @@ int rw_cache_purge(struct rw_cache *c, const char *digest, uint64_t *n_removed)
         s.removed = nv + nl + nb + nm;
     } else {
         s.dlen = strlen(digest);
-        rc = rw_cache_txn_walk(txn, RW_CACHE_DB_VERDICTS, on_purge_verdict, &s);
-        if (rc == 0) {
-            rc = rw_cache_txn_walk(txn, RW_CACHE_DB_LINKS, on_purge_link, &s);
-        }
-        if (rc == 0) {
-            /* a blob goes with the manifest that let it through, or by its own digest */
-            rc = rw_cache_txn_walk(txn, RW_CACHE_DB_BLOBS, on_purge_link, &s);
-        }
-        if (rc == 0) {
-            rc = rw_cache_txn_walk(txn, RW_CACHE_DB_MANIFESTS, on_purge_verdict, &s);
-        }
+        rc = walk_all(txn, on_purge, &s);
     }
     if (rc == 0) {
         rc = rw_cache_txn_commit(&txn);

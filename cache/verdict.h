@@ -44,6 +44,14 @@ int rw_cache_link_encode(const char *parent_digest, int64_t expires,
 /** @return 0; RW_ECACHECORRUPT. */
 int rw_cache_link_decode(const uint8_t *p, size_t n, char parent_out[RW_MAX_DIGEST_LEN + 1],
                          int64_t *expires);
+/**
+ * Read the link-format record for @p k from @p db (RW_CACHE_DB_LINKS or RW_CACHE_DB_BLOBS).
+ * @param[out] parent_out  the parent digest on success, untouched otherwise
+ * @return 0; -ENOENT if absent or expired at @p now; -EINVAL (bad key); RW_ECACHECORRUPT; store
+ * errors. Ownership: @p parent_out is a copy. Thread: any; uses its own read transaction.
+ */
+int rw_cache_link_record_get(struct rw_cache *c, enum rw_cache_db db, const struct rw_cache_key *k,
+                             int64_t now, char parent_out[RW_MAX_DIGEST_LEN + 1]);
 /** Expiry of an encoded manifest record (manifest.c). @return 0; RW_ECACHECORRUPT. */
 int rw_cache_manifest_expires(const uint8_t *p, size_t n, int64_t *expires);
 /** SHA-256 of @p n bytes (FIPS 180-4), for over-long keys only; not for anything secret. */
