@@ -79,6 +79,14 @@ int rw_cmd_verify(const char *config_path, const char *ref)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    if (rw_config_uses_vault_keys(cfg)) {
+        /* the one-shot command does not log in to Vault, so it cannot know the key versions;
+         * saying "deny untrusted-key" would be a wrong verdict, not a decision */
+        fprintf(stderr, "regwarden verify: the pull rules use keys.*.vault_transit, which only "
+                        "`serve` reads from Vault; verify by pulling through the proxy\n");
+        rw_config_unref(&cfg);
+        return 2;
+    }
     snprintf(buf, sizeof(buf), "%s", ref);
     repo = buf;
     slash = strchr(buf, '/');

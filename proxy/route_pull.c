@@ -720,6 +720,8 @@ int rw_pull_start(struct rw_worker *w, struct rw_config *cfg, struct rw_cache *c
     p->io.httpc = w->httpc;
     p->io.up = up;
     snprintf(p->io.repo, sizeof(p->io.repo), "%s", repo);
+    /* known before the fetch, so a failed fetch is still reported under its rule */
+    p->rule = rw_policy_pull_rule(cfg, up->name, repo);
     if (accept != NULL && (p->accept = rw_strdup(accept)) == NULL) {
         goto out;
     }

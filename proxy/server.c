@@ -330,6 +330,11 @@ int rw_server_run(const char *config_path)
         return 2;
     }
     apply_log(cfg);
+    if (cfg->n_listen == 0) {
+        rw_log_err(PROXY, "%s: listen: at least one address is required to serve", cfg->path);
+        rw_config_unref(&cfg);
+        return 2;
+    }
     for (size_t i = 0; i < cfg->n_listen; i++) {
         struct sockaddr_storage ss;
         socklen_t len = 0;

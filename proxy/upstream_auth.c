@@ -507,8 +507,10 @@ static void job_token(struct job *j)
     int rc = 0;
 
     if (!realm_allowed(j)) {
-        rw_log_err(UPSTREAM, "upstream %s: token realm is not https; credentials not sent",
-                   j->name);
+        rw_log_err(UPSTREAM,
+                   "upstream %s: token realm is not https, or its host is not the upstream's nor "
+                   "in upstreams.%s.allowed_hosts; credentials not sent",
+                   j->name, j->name);
         job_finish(j, RW_EPROTO, NULL, 0);
         return;
     }
@@ -583,9 +585,9 @@ static void on_basic_check(void *arg, int rc, int status, const struct rw_hdrs *
     job_finish(j, rc != 0 ? rc : RW_EUPSTREAM, NULL, 0);
 }
 
-/* Basic upstream: one GET /v2/ with the credential tells a wrong password from a right one, so
- * the client gets a clear 401 and the log a clear line instead of a relayed challenge. */
-static void job_basic_check(struct job *j)
+/* GET <upstream>/v2/ with our User-Agent and, when @p auth_hdr is not NULL, that one credential
+ * header; @p cb gets the answer. Failing to start finishes the job. */
+static void job_get_v2(struct job *j, const char *auth_hdr, rw_fetch_cb *cb)
 {
     const char *hdrs[2];
     struct rw_fetch_req req = {0};
@@ -594,19 +596,26 @@ static void job_basic_check(struct job *j)
 
     if (url != NULL) {
         hdrs[0] = "User-Agent: regwarden/" RW_VERSION;
-        hdrs[1] = j->basic_hdr;
+        hdrs[1] = auth_hdr;
         req.method = "GET";
         req.url = url;
         req.headers = hdrs;
-        req.n_headers = 2;
+        req.n_headers = auth_hdr != NULL ? 2 : 1;
         req.max = 64 * 1024;
         req.ca_file = j->ca;
-        rc = rw_fetch_start(j->httpc, &req, on_basic_check, j, NULL);
+        rc = rw_fetch_start(j->httpc, &req, cb, j, NULL);
     }
     rw_free(url);
     if (rc != 0) {
         job_finish(j, rc, NULL, 0);
     }
+}
+
+/* Basic upstream: one GET /v2/ with the credential tells a wrong password from a right one, so
+ * the client gets a clear 401 and the log a clear line instead of a relayed challenge. */
+static void job_basic_check(struct job *j)
+{
+    job_get_v2(j, j->basic_hdr, on_basic_check);
 }
 
 /* Go on once the upstream's challenge is known. */
@@ -685,10 +694,6 @@ static void job_start(struct rw_worker *w, const struct rw_upstream_cfg *up, str
                       enum chal known)
 {
     struct job *j = rw_calloc(1, sizeof(*j));
-    struct rw_fetch_req req = {0};
-    const char *hdrs[1];
-    char *url = NULL;
-    int rc = -ENOMEM;
 
     if (j == NULL) {
         slot_done(s, -ENOMEM, NULL, 0);
@@ -717,21 +722,7 @@ static void job_start(struct rw_worker *w, const struct rw_upstream_cfg *up, str
         job_next(j);
         return;
     }
-    url = rw_asprintf("%s/v2/", up->url);
-    if (url != NULL) {
-        hdrs[0] = "User-Agent: regwarden/" RW_VERSION;
-        req.method = "GET";
-        req.url = url;
-        req.headers = hdrs;
-        req.n_headers = 1;
-        req.max = 64 * 1024;
-        req.ca_file = up->ca;
-        rc = rw_fetch_start(w->httpc, &req, on_ping, j, NULL);
-    }
-    rw_free(url);
-    if (rc != 0) {
-        job_finish(j, rc, NULL, 0);
-    }
+    job_get_v2(j, NULL, on_ping);
 }
 
 /* ------------------------------------------------------------------ entry point */

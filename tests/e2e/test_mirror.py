@@ -314,3 +314,38 @@ def test_ns_selects_among_upstreams_and_cache_keeps_them_apart(registry_factory,
     assert two.requests_for("/manifests/", since=m2), "other.local was not asked"
     r = util.http("GET", "%s/v2/team/app/manifests/v1?ns=nowhere.example" % rw.url)
     assert r.status == 403 and json.loads(r.body)["errors"][0]["detail"]["reason"] == "unknown-upstream"
+
+
+# -- findings of the fresh-user trial ------------------------------------------------------------
+def test_verify_refuses_vault_keys_instead_of_guessing(regwarden, workdir, keys):
+    cfg = dict(regwarden.config)
+    cfg["signer"] = {"vault": {"address": "http://127.0.0.1:1", "key": "frsca",
+                               "auth": {"token_file": str(keys.team.pub_path)}}}
+    cfg["keys"] = {"team": {"vault_transit": "frsca"}}
+    path = workdir / "vault.yaml"
+    from lib import regwarden as _rw
+    path.write_text(_rw.to_yaml(cfg))
+    p = regwarden.cmd("verify", "registry.local/team/app:v1", config=str(path))
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    assert "vault_transit" in p.stderr and "deny" not in p.stdout
+
+
+def test_serve_without_listen_refuses_to_start(regwarden, workdir):
+    from lib import regwarden as _rw
+    cfg = dict(regwarden.config)
+    cfg.pop("listen")
+    path = workdir / "nolisten.yaml"
+    path.write_text(_rw.to_yaml(cfg))
+    p = util.run([regwarden.bin, "serve", "-c", str(path)], check=False, timeout=20)
+    assert p.returncode == 2 and "listen" in p.stderr, (p.returncode, p.stderr[-500:])
+
+
+def test_upstream_error_deny_names_its_rule(registry_factory, regwarden_factory, main_config):
+    up = registry_factory()
+    rw = regwarden_factory(main_config(up))
+    up.stop()
+    r = get_manifest(rw, "library/app", "v1")
+    assert r.status == 403, r
+    lines = [x for x in rw.deny_lines() if x.get("event") == "deny"]
+    assert [(x["reason"], x["rule"]) for x in lines] == [("upstream-error", "registry.local/library/*")]
+    assert "no matching rule" not in json.loads(r.body)["errors"][0]["message"]
