@@ -296,6 +296,37 @@ out:
     return rc;
 }
 
+/* One top-level field after the common head: key, value (NULL writes null), length bound. */
+struct tail_field {
+    const char *key;
+    const char *val;
+    size_t max;
+};
+
+/* Build head + @p tail (in order, as the schema lists them) and write it as one line. */
+static int emit_line(struct rw_denylog *d, const struct common *c, const struct tail_field *tail,
+                     size_t ntail)
+{
+    json_t *root = NULL;
+    int rc;
+
+    root = json_object();
+    if (root == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = add_common(root, c);
+    for (size_t i = 0; rc == 0 && i < ntail; i++) {
+        rc = set_str(root, tail[i].key, tail[i].val, tail[i].max);
+    }
+    if (rc == 0) {
+        rc = write_line(d, root);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
 static int deny_line(struct rw_denylog *d, const struct rw_deny_event *e)
 {
     const struct common c = {
@@ -310,30 +341,13 @@ static int deny_line(struct rw_denylog *d, const struct rw_deny_event *e)
         .digest = e->digest,
         .rule = e->rule,
     };
-    json_t *root = NULL;
-    int rc;
+    const struct tail_field tail[] = {
+        {"mode", e->mode, RW_DENYLOG_FIELD_MAX},
+        {"reason", e->reason, RW_DENYLOG_FIELD_MAX},
+        {"detail", e->detail, RW_DENYLOG_DETAIL_MAX},
+    };
 
-    root = json_object();
-    if (root == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    rc = add_common(root, &c);
-    if (rc == 0) {
-        rc = set_str(root, "mode", e->mode, RW_DENYLOG_FIELD_MAX);
-    }
-    if (rc == 0) {
-        rc = set_str(root, "reason", e->reason, RW_DENYLOG_FIELD_MAX);
-    }
-    if (rc == 0) {
-        rc = set_str(root, "detail", e->detail, RW_DENYLOG_DETAIL_MAX);
-    }
-    if (rc == 0) {
-        rc = write_line(d, root);
-    }
-out:
-    json_decref(root);
-    return rc;
+    return emit_line(d, &c, tail, sizeof(tail) / sizeof(tail[0]));
 }
 
 int rw_denylog_deny(struct rw_denylog *d, const struct rw_deny_event *e)
@@ -358,30 +372,13 @@ static int signed_line(struct rw_denylog *d, const struct rw_signed_event *e)
         .digest = e->digest,
         .rule = e->rule,
     };
-    json_t *root = NULL;
-    int rc;
+    const struct tail_field tail[] = {
+        {"key", e->key, RW_DENYLOG_FIELD_MAX},
+        {"key_version", e->key_version, RW_DENYLOG_FIELD_MAX},
+        {"signature", e->signature, RW_DENYLOG_FIELD_MAX},
+    };
 
-    root = json_object();
-    if (root == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    rc = add_common(root, &c);
-    if (rc == 0) {
-        rc = set_str(root, "key", e->key, RW_DENYLOG_FIELD_MAX);
-    }
-    if (rc == 0) {
-        rc = set_str(root, "key_version", e->key_version, RW_DENYLOG_FIELD_MAX);
-    }
-    if (rc == 0) {
-        rc = set_str(root, "signature", e->signature, RW_DENYLOG_FIELD_MAX);
-    }
-    if (rc == 0) {
-        rc = write_line(d, root);
-    }
-out:
-    json_decref(root);
-    return rc;
+    return emit_line(d, &c, tail, sizeof(tail) / sizeof(tail[0]));
 }
 
 int rw_denylog_signed(struct rw_denylog *d, const struct rw_signed_event *e)
