@@ -465,7 +465,7 @@ static bool url_ok(char *u)
 
 static int parse_listen(struct ld *l, yaml_node_t *n)
 {
-    static const char *const keys[] = {"address", "tls", NULL};
+    static const char *const keys[] = {"address", "tls", "upstream", NULL};
     static const char *const tls_keys[] = {"cert", "key", "client_ca", NULL};
     struct rw_config *c = l->c;
     size_t count;
@@ -506,6 +506,16 @@ static int parse_listen(struct ld *l, yaml_node_t *n)
         }
         if (!authority_ok(lc->address, strlen(lc->address), true)) {
             return fail(l, addr, "listen.address: expected host:port, got '%.64s'", lc->address);
+        }
+        if ((addr = get(l, e, "upstream")) != NULL) {
+            rc = get_str(l, addr, "listen.upstream", RW_MAX_NAME_LEN, &lc->upstream);
+            if (rc != 0) {
+                return rc;
+            }
+            if (rw_config_upstream(l->c, lc->upstream) == NULL) {
+                return fail(l, addr, "listen.upstream: '%.64s' is not one of upstreams:",
+                            lc->upstream);
+            }
         }
         tls = get(l, e, "tls");
         if (tls == NULL) {
@@ -1704,6 +1714,7 @@ static void config_free(struct rw_config *c)
         rw_free(c->listen[i].tls_cert);
         rw_free(c->listen[i].tls_key);
         rw_free(c->listen[i].client_ca);
+        rw_free(c->listen[i].upstream);
     }
     rw_free(c->listen);
     for (size_t i = 0; c->upstreams != NULL && i < c->n_upstreams; i++) {

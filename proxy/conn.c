@@ -54,6 +54,7 @@ enum conn_state {
 struct conn {
     uint64_t id;
     struct rw_worker *w;      /* borrowed */
+    size_t listen_idx;        /* index in cfg->listen (listen[].upstream) */
     struct bufferevent *bev;  /* owned; NULL once closed */
     struct event *kick;       /* owned: deferred processing and free */
     http_parser parser;
@@ -493,6 +494,7 @@ static void dispatch(struct conn *c)
     c->hdrs.v = NULL;
     c->hdrs.n = 0;
     snprintf(r->client_addr, sizeof(r->client_addr), "%s", c->peer);
+    r->listen_idx = c->listen_idx;
     if (c->identity != NULL) {
         r->identity = rw_strdup(c->identity);
     }
@@ -694,6 +696,7 @@ static void start_h2(struct conn *c)
         .conn_id = c->id,
         .peer = c->peer,
         .identity = c->identity,
+        .listen_idx = c->listen_idx,
         .in = bufferevent_get_input(c->bev),
         .out = bufferevent_get_output(c->bev),
         .on_done = h2_host_done,
@@ -838,7 +841,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    struct rw_tls *tls)
+                    struct rw_tls *tls, size_t listen_idx)
 {
     struct conn *c = rw_calloc(1, sizeof(*c));
     int one = 1;
@@ -848,6 +851,7 @@ void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockad
         return;
     }
     c->w = w;
+    c->listen_idx = listen_idx;
     c->id = ++w->next_conn_id * 64 + w->idx;
     if (sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));

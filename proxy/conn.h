@@ -16,7 +16,7 @@ void rw_conn_init(void);
  * Thread: the worker's.
  */
 void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-                    struct rw_tls *tls);
+                    struct rw_tls *tls, size_t listen_idx);
 /** SIGTERM: close idle connections, make busy ones close after their response (h2: GOAWAY). */
 void rw_conn_drain_idle(struct rw_worker *w);
 

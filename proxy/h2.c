@@ -572,6 +572,7 @@ static int stream_make_req(struct rw_h2 *h, struct h2_stream *s, bool end_stream
     s->hdrs.v = NULL;
     s->hdrs.n = 0;
     snprintf(r->client_addr, sizeof(r->client_addr), "%s", h->host.peer);
+    r->listen_idx = h->host.listen_idx;
     if (h->host.identity != NULL) {
         r->identity = rw_strdup(h->host.identity);
         if (r->identity == NULL) {

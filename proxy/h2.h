@@ -22,6 +22,7 @@ struct rw_h2_host {
     uint64_t conn_id;
     const char *peer;         /* borrowed: kept alive by the connection */
     const char *identity;     /* borrowed: kept alive by the connection; NULL = anonymous */
+    size_t listen_idx;        /* the listener the connection came in on */
     struct evbuffer *in;      /* borrowed: bytes from the client (already decrypted) */
     struct evbuffer *out;     /* borrowed: bytes for the client */
     /* The session is over (GOAWAY sent, or fatal error): flush out, then close. Called from

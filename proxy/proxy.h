@@ -43,6 +43,7 @@ struct rw_server {
 struct rw_listener_arg {
     struct rw_worker *w;       /* borrowed */
     struct rw_tls *tls;        /* borrowed: kept alive by the server */
+    size_t listen_idx;         /* index in cfg->listen */
 };
 
 struct rw_worker {
@@ -99,6 +100,7 @@ struct rw_req {
     bool head;                   /* HEAD request */
     char client_addr[64];
     char *identity;              /* owned; SPIFFE ID from mTLS, NULL when anonymous */
+    size_t listen_idx;           /* the listener it came in on (listen[].upstream) */
     struct rw_route_match m;
     const struct rw_upstream_cfg *up; /* borrowed: kept alive by cfg */
     int status;                  /* status sent, for metrics */

@@ -694,7 +694,11 @@ void rw_routes_dispatch(struct rw_req *r)
         rw_req_error(r, status, code, "invalid request target");
         return;
     }
-    name = r->m.has_ns ? r->m.ns : cfg->default_upstream;
+    /* ns= first (containerd), then the listener's own registry, then default_upstream */
+    name = r->m.has_ns ? r->m.ns
+           : (r->listen_idx < cfg->n_listen && cfg->listen[r->listen_idx].upstream != NULL)
+               ? cfg->listen[r->listen_idx].upstream
+               : cfg->default_upstream;
     r->up = name != NULL ? rw_config_upstream(cfg, name) : NULL;
     if (r->up == NULL) {
         char detail[256];

@@ -132,7 +132,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    rw_conn_accept(w, fd, sa, la->tls);
+    rw_conn_accept(w, fd, sa, la->tls, la->listen_idx);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -209,6 +209,7 @@ static int worker_init(struct rw_server *s, struct rw_worker *w, size_t idx,
         }
         w->listener_args[i].w = w;
         w->listener_args[i].tls = i < s->n_tls ? s->tls[i] : NULL;
+        w->listener_args[i].listen_idx = i;
         w->listeners[i] = evconnlistener_new_bind(
             w->base, on_accept, &w->listener_args[i],
             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |

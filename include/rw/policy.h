@@ -24,6 +24,8 @@ struct rw_listen_cfg {
     char *tls_cert;  /* owned; NULL = plain listener; absolute path */
     char *tls_key;   /* owned */
     char *client_ca; /* owned; NULL = no mTLS */
+    char *upstream;  /* owned; listen[].upstream: the upstream of requests without ns= on this
+                      * listener (a listener per registry name); NULL = default_upstream */
     int line;
 };
 

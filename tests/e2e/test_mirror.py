@@ -349,3 +349,41 @@ def test_upstream_error_deny_names_its_rule(registry_factory, regwarden_factory,
     lines = [x for x in rw.deny_lines() if x.get("event") == "deny"]
     assert [(x["reason"], x["rule"]) for x in lines] == [("upstream-error", "registry.local/library/*")]
     assert "no matching rule" not in json.loads(r.body)["errors"][0]["message"]
+
+
+def test_listener_per_registry_selects_its_upstream(registry_factory, regwarden_factory, main_config,
+                                                    image_factory, keys):
+    """A listener configured per registry name (listen[].upstream): clients that send no ns=
+    (CRI-O, skopeo) reach that upstream; ns= still wins; nothing else is dialed."""
+    one = registry_factory()
+    two = registry_factory(name="other.local")
+    cfg = main_config(one)
+    cfg["upstreams"] = {"registry.local": one.url, "other.local": two.url}
+    cfg["pull"] = {"mode": "enforce", "rules": [dict(match="*/library/*", allow=True)]}
+    p1, p2 = util.free_port(), util.free_port()
+    cfg["listen"] = [{"address": "127.0.0.1:%d" % p1},
+                     {"address": "127.0.0.1:%d" % p2, "upstream": "other.local"}]
+    rw = regwarden_factory(cfg, start=False)
+    rw.port = p1  # the harness waits for its listener there
+    rw.write_config()
+    rw.start()
+    a, b = image_factory(), image_factory()
+    push_direct(one, a, "v1", "library/app:v1")
+    push_direct(two, b, "v1", "library/app:v1")
+    r = util.http("GET", "http://127.0.0.1:%d/v2/library/app/manifests/v1" % p1, headers={"Accept": CONTAINERD_ACCEPT})
+    assert r.status == 200 and util.sha256_bytes(r.body) == a.digest("v1")
+    r = util.http("GET", "http://127.0.0.1:%d/v2/library/app/manifests/v1" % p2, headers={"Accept": CONTAINERD_ACCEPT})
+    assert r.status == 200 and util.sha256_bytes(r.body) == b.digest("v1")
+    r = util.http("GET", "http://127.0.0.1:%d/v2/library/app/manifests/v1?ns=registry.local" % p2,
+                  headers={"Accept": CONTAINERD_ACCEPT})
+    assert r.status == 200 and util.sha256_bytes(r.body) == a.digest("v1")
+
+
+def test_listener_upstream_must_be_configured(regwarden, workdir):
+    from lib import regwarden as _rw
+    cfg = dict(regwarden.config)
+    cfg["listen"] = [{"address": "127.0.0.1:1", "upstream": "nowhere.example"}]
+    path = workdir / "badlisten.yaml"
+    path.write_text(_rw.to_yaml(cfg))
+    p = regwarden.cmd("check", config=str(path))
+    assert p.returncode == 2 and "listen.upstream" in p.stderr and "badlisten.yaml:" in p.stderr, p.stderr
