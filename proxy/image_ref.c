@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "rw/buf.h"
 #include "rw/err.h"
 #include "rw/limits.h"
 #include "rw/policy.h"
@@ -59,20 +60,6 @@ static int fail(struct parse *ps, int rc, int status, const char *code)
     return rc;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static bool is_unreserved(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -109,8 +96,8 @@ static size_t decode(const char *raw, size_t n, char *out, bool *bad)
         unsigned char c = (unsigned char)raw[i];
 
         if (c == '%') {
-            int hi = i + 2 < n ? hexval(raw[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(raw[i + 2]) : -1;
+            int hi = i + 2 < n ? rw_buf_hex_digit(raw[i + 1]) : -1;
+            int lo = i + 2 < n ? rw_buf_hex_digit(raw[i + 2]) : -1;
 
             if (hi < 0 || lo < 0) {
                 *bad = true;
@@ -332,7 +319,7 @@ static int take_ns(struct parse *ps, const char *v, size_t n)
 
         if (c == '%') {
             /* the query was checked: every '%' has two hex digits after it */
-            c = (char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+            c = (char)(rw_buf_hex_digit(v[i + 1]) << 4 | rw_buf_hex_digit(v[i + 2]));
             i += 2;
         }
         if (o == RW_MAX_NAME_LEN) {
@@ -362,7 +349,7 @@ static bool param_is_ns(const char *p, size_t n)
         char c = p[i];
 
         if (c == '%') {
-            c = (char)(hexval(p[i + 1]) << 4 | hexval(p[i + 2]));
+            c = (char)(rw_buf_hex_digit(p[i + 1]) << 4 | rw_buf_hex_digit(p[i + 2]));
             i += 2;
         }
         if (o == sizeof(name)) {
@@ -385,7 +372,8 @@ static int parse_query(struct parse *ps, const char *q, size_t n)
         if (!is_querychar(q[i])) {
             return fail(ps, RW_EINVAL, 400, CODE_UNSUPPORTED);
         }
-        if (q[i] == '%' && (i + 2 >= n || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0)) {
+        if (q[i] == '%' &&
+            (i + 2 >= n || rw_buf_hex_digit(q[i + 1]) < 0 || rw_buf_hex_digit(q[i + 2]) < 0)) {
             return fail(ps, RW_EINVAL, 400, CODE_UNSUPPORTED);
         }
     }

@@ -21,4 +21,10 @@ int rw_buf_append(struct rw_buf *b, const void *p, size_t n);
 int rw_buf_appends(struct rw_buf *b, const char *s);
 int rw_buf_printf(struct rw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/**
+ * Value of one hexadecimal digit, either case (percent-decoding of paths and grpc-message).
+ * @return 0..15; -1 when @p c is not a hex digit. Thread: any.
+ */
+int rw_buf_hex_digit(char c);
+
 #endif

@@ -103,3 +103,17 @@ int rw_buf_printf(struct rw_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
     return 0;
 }
+
+int rw_buf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rw/buf.h"
 #include "rw/err.h"
 #include "rw/identity.h"
 #include "rw/mem.h"
@@ -52,20 +53,6 @@ int rw_id_grpc_unframe(const uint8_t *p, size_t n, const uint8_t **msg, size_t *
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int rw_id_grpc_status(const struct rw_hdrs *h, int *code, char *msg, size_t cap)
 {
     const char *st = rw_hdrs_get(h, "grpc-status");
@@ -89,8 +76,9 @@ int rw_id_grpc_status(const struct rw_hdrs *h, int *code, char *msg, size_t cap)
     for (size_t i = 0; m != NULL && m[i] != '\0' && o + 1 < cap; i++) {
         char c = m[i];
 
-        if (c == '%' && hexval(m[i + 1]) >= 0 && hexval(m[i + 2]) >= 0) {
-            c = (char)(hexval(m[i + 1]) * 16 + hexval(m[i + 2]));
+        if (c == '%' && rw_buf_hex_digit(m[i + 1]) >= 0 &&
+            rw_buf_hex_digit(m[i + 2]) >= 0) {
+            c = (char)(rw_buf_hex_digit(m[i + 1]) * 16 + rw_buf_hex_digit(m[i + 2]));
             i += 2;
         }
         /* printable only: the message goes to a log line */
