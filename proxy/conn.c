@@ -73,6 +73,8 @@ struct conn {
     bool head_ready;          /* headers complete: dispatch after the parser returns */
     bool msg_complete;        /* the whole request was read */
     bool keep_alive;
+    bool url_too_long;        /* the request target passed RW_MAX_REQ_LINE: 414 */
+    bool skip_complete;       /* a bodiless request was answered before its end was parsed */
     /* the request being served */
     struct rw_req *req;       /* owned */
     struct evbuffer *body;    /* owned; request body bytes not yet taken by the route */
@@ -178,7 +180,8 @@ static int h1_send_head(struct rw_req *r, int status, const struct rw_hdr *h, si
         c->resp_chunked = true;
         evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
     }
-    if (!c->keep_alive || atomic_load(&c->w->srv->draining)) {
+    if (!c->keep_alive || atomic_load(&c->w->srv->draining) || (!c->msg_complete && r->has_body)) {
+        /* an answer before the body was read closes the connection: say so */
         c->keep_alive = false;
         evbuffer_add_printf(out, "Connection: close\r\n");
     }
@@ -218,11 +221,19 @@ static void idle_timeouts(struct conn *c)
 static void req_finish(struct conn *c)
 {
     struct rw_req *r = c->req;
+    bool bodiless = r != NULL && !r->has_body;
 
     if (r != NULL) {
         rw_metrics_request(r->method, r->m.route, r->status);
     }
     req_free(c);
+    if (!c->msg_complete && bodiless && c->keep_alive) {
+        /* answered during dispatch (400, 403, 405...) before the parser reached the end of a
+         * bodiless request: nothing is unread, so keep the connection and its pipelined
+         * requests; the message end still to come belongs to this answered request */
+        c->skip_complete = true;
+        c->msg_complete = true;
+    }
     if (!c->msg_complete || !c->keep_alive) {
         /* unread request body or Connection: close: finish writing, then close */
         c->state = CONN_CLOSING;
@@ -358,7 +369,11 @@ static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct conn *c = p->data;
 
-    return rw_buf_append(&c->url, at, n) == 0 ? 0 : -1;
+    if (rw_buf_append(&c->url, at, n) != 0) {
+        c->url_too_long = c->url.len + n > RW_MAX_REQ_LINE;
+        return -1;
+    }
+    return 0;
 }
 
 static int push_header(struct conn *c)
@@ -445,6 +460,10 @@ static int on_message_complete(http_parser *p)
 {
     struct conn *c = p->data;
 
+    if (c->skip_complete) {
+        c->skip_complete = false; /* the end of a request already answered: go on parsing */
+        return 0;
+    }
     c->msg_complete = true;
     c->body_notify = true;
     http_parser_pause(p, 1); /* next request waits until this one is answered */
@@ -540,7 +559,7 @@ static void parse_failed(struct conn *c, enum http_errno err)
     if (err == HPE_HEADER_OVERFLOW || c->head_bytes > RW_MAX_HEADER_BYTES ||
         c->hdrs.n >= RW_MAX_HEADERS) {
         early_error(c, 431, "UNSUPPORTED", "request header fields too large");
-    } else if (c->url.len > RW_MAX_REQ_LINE) {
+    } else if (c->url_too_long) {
         early_error(c, 414, "NAME_INVALID", "request target too long");
     } else {
         early_error(c, 400, "UNSUPPORTED", "malformed HTTP request");
