@@ -258,6 +258,15 @@ static bool url_host(const char *url, char *out, size_t cap, const char **port)
         return false;
     }
     p += 3;
+    {
+        /* userinfo ("allowed:80@evil") or a backslash would make libcurl dial another host
+         * than the one compared here: such an authority is never allowed */
+        size_t alen = strcspn(p, "/?#");
+
+        if (memchr(p, '@', alen) != NULL || memchr(p, '\\', alen) != NULL) {
+            return false;
+        }
+    }
     if (*p == '[') {
         e = strchr(p, ']');
         if (e == NULL) {

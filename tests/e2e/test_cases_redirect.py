@@ -8,6 +8,7 @@ STORE must never see Authorization; signature payload blobs regwarden fetches fo
 verification are redirected too, so its own upstream client must follow without credentials.
 """
 import os
+import time
 
 import pytest
 
@@ -119,3 +120,21 @@ def test_c02_storage_host_not_allowed_is_never_dialed(fake, store, keys, main_co
     assert r.status == 403, r
     assert [x["reason"] for x in rw.deny_lines() if x.get("event") == "deny"] == ["upstream-error"]
     assert store.log == [], "regwarden dialed a host its config does not name: %r" % (store.log,)
+
+
+@pytest.mark.parametrize("trick", ["userinfo", "userinfo-port"])
+def test_c02_allowed_host_spoofed_with_userinfo_is_not_dialed(trick, fake, store, keys, main_config,
+                                                               regwarden_factory, image_factory):
+    """allowed_hosts names STORE; a redirect whose authority is "STORE@SINK" (or "STORE:1@SINK")
+    would make libcurl connect to SINK: regwarden must refuse it, and SINK sees nothing."""
+    from redteam_up import Sink
+    sink = Sink()
+    lay, digest = _seed_signed(fake, image_factory, keys, "team/app")
+    rw = regwarden_factory(with_store(main_config(fake_upstream(fake)), store))
+    fake_host = store.host if trick == "userinfo" else "%s:1" % store.host
+    fake.set_faults(redirect_blobs="http://%s@%s:%d" % (fake_host, sink.host, sink.port))
+    r = util.http("GET", "%s/v2/team/app/manifests/v1" % rw.url,
+                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    assert r.status == 403, r
+    time.sleep(0.3)
+    assert sink.hits == [], "regwarden dialed the host behind the userinfo: %r" % sink.hits[:1]
