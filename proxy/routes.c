@@ -599,29 +599,52 @@ static bool blob_gate_ok(struct rw_req *r)
     return false;
 }
 
-/* Value of query parameter @p name (percent-decoded once) into @p out; false when absent. */
+/* Percent-decode @p n bytes of @p s once (and '+' as a space, as Go's url.ParseQuery does: the
+ * registry reads the query that way) into @p out; returns the decoded length, capped. */
+static size_t query_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], '\0'};
+
+            out[o++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Whether the parameter at @p seg (length @p n) is named @p name once decoded; *val is set to
+ * where its value starts. */
+static bool param_is(const char *seg, size_t n, const char *name, const char **val)
+{
+    const char *eq = memchr(seg, '=', n);
+    size_t nl = eq != NULL ? (size_t)(eq - seg) : n;
+    char dec[32];
+
+    if (nl >= sizeof(dec) * 3) {
+        return false;
+    }
+    query_decode(seg, nl, dec, sizeof(dec));
+    *val = eq != NULL ? eq + 1 : seg + n;
+    return strcmp(dec, name) == 0;
+}
+
+/* First value of query parameter @p name (names and value decoded once) into @p out. */
 static bool query_param(const char *q, const char *name, char *out, size_t cap)
 {
-    size_t nl = strlen(name);
-
     while (*q != '\0') {
         size_t seg = strcspn(q, "&");
+        const char *val;
 
-        if (seg > nl && strncmp(q, name, nl) == 0 && q[nl] == '=') {
-            size_t o = 0;
-
-            for (size_t i = nl + 1; i < seg && o + 1 < cap; i++) {
-                if (q[i] == '%' && i + 2 < seg + 1 && isxdigit((unsigned char)q[i + 1]) &&
-                    isxdigit((unsigned char)q[i + 2])) {
-                    char hex[3] = {q[i + 1], q[i + 2], '\0'};
-
-                    out[o++] = (char)strtol(hex, NULL, 16);
-                    i += 2;
-                } else {
-                    out[o++] = q[i];
-                }
-            }
-            out[o] = '\0';
+        if (param_is(q, seg, name, &val)) {
+            query_decode(val, (size_t)(q + seg - val), out, cap);
             return true;
         }
         q += seg;
@@ -630,16 +653,16 @@ static bool query_param(const char *q, const char *name, char *out, size_t cap)
     return false;
 }
 
-/* Drop every "name=..." parameter from the forwarded query. */
+/* Drop every parameter named @p name (however its name is encoded) from the forwarded query. */
 static void query_drop(char *q, const char *name)
 {
-    size_t nl = strlen(name);
     char *p = q;
 
     while (*p != '\0') {
         size_t seg = strcspn(p, "&");
+        const char *val;
 
-        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+        if (param_is(p, seg, name, &val)) {
             char *next = p + seg + (p[seg] == '&' ? 1 : 0);
 
             memmove(p, next, strlen(next) + 1);

@@ -387,3 +387,17 @@ def test_listener_upstream_must_be_configured(regwarden, workdir):
     path.write_text(_rw.to_yaml(cfg))
     p = regwarden.cmd("check", config=str(path))
     assert p.returncode == 2 and "listen.upstream" in p.stderr and "badlisten.yaml:" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("query", ["m%6Funt={d}&from=team/app", "mount={d}&fr%6Fm=team%2Fapp",
+                                   "mount={d}&from=team/app&mount={d}"])
+def test_encoded_mount_parameters_are_gated_too(query, upstream, regwarden, image_factory):
+    """The registry decodes parameter names (Go's url.ParseQuery): an encoded "mount"/"from"
+    must meet the same blob gate as the plain one."""
+    lay = image_factory()
+    push_direct(upstream, lay, "v1", "team/app:v1")  # unsigned: its blobs are gated in team/app
+    d = lay.layer_digests("v1")[0]
+    assert get_blob(regwarden, "team/app", d).status == 403
+    util.http("POST", regwarden.url + "/v2/library/x/blobs/uploads/?" + query.format(d=d), body=b"")
+    r = get_blob(regwarden, "library/x", d)
+    assert not (r.status == 200 and util.sha256_bytes(r.body) == d), "gated blob mounted into library/x"
