@@ -675,6 +675,17 @@ static void query_drop(char *q, const char *name)
     }
 }
 
+static bool form_body(const struct rw_req *r)
+{
+    const char *ct = rw_req_header(r, "Content-Type");
+
+    while (ct != NULL && (*ct == ' ' || *ct == '\t')) {
+        ct++;
+    }
+    return ct != NULL && (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
+                          strncasecmp(ct, "multipart/form-data", 19) == 0);
+}
+
 /*
  * A cross-repository mount (POST uploads ?mount=D&from=R) would copy a blob that blob gating
  * refuses in R into a repository where it is not gated. When R's gate does not let D through,
@@ -749,6 +760,13 @@ void rw_routes_dispatch(struct rw_req *r)
         }
     }
     if (r->m.route == RW_ROUTE_BLOB && strcmp(r->method, "GET") == 0 && !blob_gate_ok(r)) {
+        return;
+    }
+    if ((r->m.route == RW_ROUTE_UPLOAD_START || r->m.route == RW_ROUTE_UPLOAD) && r->has_body &&
+        form_body(r)) {
+        /* the registry (Go's r.FormValue) reads mount/from/digest from a form body too, where
+         * neither gate_mount nor the route table would see them: blob data is octet-stream */
+        rw_req_error(r, 415, "UNSUPPORTED", "form-encoded upload bodies are not accepted");
         return;
     }
     if (r->m.route == RW_ROUTE_UPLOAD_START && strcmp(r->method, "POST") == 0) {
