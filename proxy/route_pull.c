@@ -356,42 +356,13 @@ static void waiter_forget(struct rw_pull *p)
 }
 
 /* Join the evaluation of this (policy, upstream, repo, digest), or start it. */
-static int coalesce(struct rw_pull *p)
+static struct inflight *inflight_new(struct rw_pull *p, const char *key)
 {
-    struct inflight *f = NULL;
-    struct waiter *w = rw_calloc(1, sizeof(*w));
-    char key[sizeof(f->key)];
-    uint8_t pol[32];
-    char polhex[65];
-    int rc;
+    struct inflight *f = rw_calloc(1, sizeof(*f));
+    int rc = 0;
 
-    if (w == NULL) {
-        return -ENOMEM;
-    }
-    rw_config_verdict_policy(p->cfg, pol);
-    rw_hex(pol, sizeof(pol), polhex);
-    snprintf(key, sizeof(key), "%s %s %s %s", polhex, p->up->name, p->io.repo, p->digest);
-    w->p = p;
-    w->base = p->w->base;
-    pthread_mutex_lock(&inflight_lock);
-    for (f = inflights; f != NULL; f = f->next) {
-        if (strcmp(f->key, key) == 0) {
-            break;
-        }
-    }
-    if (f != NULL) {
-        w->next = f->waiters;
-        f->waiters = w;
-        p->wait = w;
-        pthread_mutex_unlock(&inflight_lock);
-        return 0;
-    }
-    pthread_mutex_unlock(&inflight_lock);
-
-    f = rw_calloc(1, sizeof(*f));
     if (f == NULL) {
-        rw_free(w);
-        return -ENOMEM;
+        return NULL;
     }
     snprintf(f->key, sizeof(f->key), "%s", key);
     f->cfg = rw_config_ref(p->cfg);
@@ -403,8 +374,8 @@ static int coalesce(struct rw_pull *p)
     snprintf(f->io.repo, sizeof(f->io.repo), "%s", p->io.repo);
     snprintf(f->digest, sizeof(f->digest), "%s", p->digest);
     f->is_index = p->info.is_index;
-    rc = 0;
-    if (p->io.authorization != NULL && (f->io.authorization = rw_strdup(p->io.authorization)) == NULL) {
+    if (p->io.authorization != NULL &&
+        (f->io.authorization = rw_strdup(p->io.authorization)) == NULL) {
         rc = -ENOMEM;
     }
     if (rc == 0 && p->info.n_children > 0) {
@@ -425,17 +396,79 @@ static int coalesce(struct rw_pull *p)
     }
     if (rc != 0) {
         inflight_free(f);
-        rw_free(w);
-        return rc;
+        return NULL;
     }
-    /* the starter is a waiter like the others: it may leave without stopping the evaluation */
-    w->next = NULL;
-    f->waiters = w;
-    p->wait = w;
+    return f;
+}
+
+/*
+ * Join the evaluation of this (policy, upstream, repo, digest), or start it. The lookup, the
+ * cache re-check and the insert happen under one hold of inflight_lock: on_decided records the
+ * verdict before it removes its entry under that lock, so a pull that finds no entry finds the
+ * verdict, and two pulls can never both start an evaluation.
+ * @return 0 (p will be finished: now from the cache, or by on_delivered); -ENOMEM.
+ */
+static int coalesce(struct rw_pull *p)
+{
+    struct inflight *f = NULL;
+    struct inflight *cur;
+    struct waiter *w = rw_calloc(1, sizeof(*w));
+    char key[sizeof(f->key)];
+    uint8_t pol[32];
+    char polhex[65];
+    struct rw_cache_key k;
+    struct rw_verdict v;
+    bool cached = false;
+    int rc;
+
+    if (w == NULL) {
+        return -ENOMEM;
+    }
+    rw_config_verdict_policy(p->cfg, pol);
+    rw_hex(pol, sizeof(pol), polhex);
+    snprintf(key, sizeof(key), "%s %s %s %s", polhex, p->up->name, p->io.repo, p->digest);
+    w->p = p;
+    w->base = p->w->base;
+    f = inflight_new(p, key); /* before the lock: most pulls start what they look for */
+    if (f == NULL) {
+        rw_free(w);
+        return -ENOMEM;
+    }
     pthread_mutex_lock(&inflight_lock);
-    f->next = inflights;
-    inflights = f;
+    for (cur = inflights; cur != NULL; cur = cur->next) {
+        if (strcmp(cur->key, key) == 0) {
+            break;
+        }
+    }
+    if (cur != NULL) {
+        w->next = cur->waiters;
+        cur->waiters = w;
+        p->wait = w;
+    } else if (p->cache != NULL) {
+        key_for(p->cfg, p->up, p->io.repo, p->digest, &k);
+        cached = rw_cache_verdict_get(p->cache, &k, (int64_t)time(NULL), &v) == 0;
+    }
+    if (cur == NULL && !cached) {
+        /* the starter is a waiter like the others: it may leave without stopping the
+         * evaluation */
+        w->next = NULL;
+        f->waiters = w;
+        p->wait = w;
+        f->next = inflights;
+        inflights = f;
+    }
     pthread_mutex_unlock(&inflight_lock);
+    if (cur != NULL || cached) {
+        inflight_free(f);
+        if (cached) {
+            rw_free(w);
+            if (v.allow) {
+                record_bytes(p, v.expires);
+            }
+            finish(p, 0, true, &v, true);
+        }
+        return 0;
+    }
     rc = rw_policy_eval_start(f->cfg, f->rule, f->digest, &rw_evidence_ops, &f->io, on_decided, f,
                               &f->eval);
     if (rc != 0) {
