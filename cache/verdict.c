@@ -378,10 +378,27 @@ out:
     return rc;
 }
 
+/* One record into @p db in its own write transaction. */
+static int put_one(struct rw_cache *c, enum rw_cache_db db, const uint8_t *key, size_t klen,
+                   const uint8_t *rec, size_t reclen)
+{
+    struct rw_cache_txn *txn = NULL;
+    int rc;
+
+    rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RW, &txn);
+    if (rc == 0) {
+        rc = rw_cache_txn_put(txn, db, key, klen, rec, reclen);
+    }
+    if (rc == 0) {
+        rc = rw_cache_txn_commit(&txn);
+    }
+    rw_cache_txn_abort(&txn);
+    return rc;
+}
+
 int rw_cache_verdict_put(struct rw_cache *c, const struct rw_cache_key *k,
                          const struct rw_verdict *v)
 {
-    struct rw_cache_txn *txn = NULL;
     uint8_t key[RW_CACHE_KEY_MAX];
     uint8_t rec[RW_CACHE_RECORD_MAX];
     size_t klen = 0;
@@ -392,26 +409,15 @@ int rw_cache_verdict_put(struct rw_cache *c, const struct rw_cache_key *k,
     if (rc == 0) {
         rc = rw_cache_record_encode(v, rec, &reclen);
     }
-    if (rc != 0) {
-        goto out;
-    }
-    rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RW, &txn);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = rw_cache_txn_put(txn, RW_CACHE_DB_VERDICTS, key, klen, rec, reclen);
     if (rc == 0) {
-        rc = rw_cache_txn_commit(&txn);
+        rc = put_one(c, RW_CACHE_DB_VERDICTS, key, klen, rec, reclen);
     }
-out:
-    rw_cache_txn_abort(&txn);
     return rc;
 }
 
 int rw_cache_link_put(struct rw_cache *c, const struct rw_cache_key *child,
                       const char *parent_digest, int64_t expires)
 {
-    struct rw_cache_txn *txn = NULL;
     uint8_t key[RW_CACHE_KEY_MAX];
     uint8_t rec[RW_CACHE_LINK_MAX];
     size_t klen = 0;
@@ -422,19 +428,9 @@ int rw_cache_link_put(struct rw_cache *c, const struct rw_cache_key *child,
     if (rc == 0) {
         rc = rw_cache_link_encode(parent_digest, expires, rec, &reclen);
     }
-    if (rc != 0) {
-        goto out;
-    }
-    rc = rw_cache_txn_begin(c, RW_CACHE_TXN_RW, &txn);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = rw_cache_txn_put(txn, RW_CACHE_DB_LINKS, key, klen, rec, reclen);
     if (rc == 0) {
-        rc = rw_cache_txn_commit(&txn);
+        rc = put_one(c, RW_CACHE_DB_LINKS, key, klen, rec, reclen);
     }
-out:
-    rw_cache_txn_abort(&txn);
     return rc;
 }
 
