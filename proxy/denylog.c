@@ -327,8 +327,11 @@ out:
     return rc;
 }
 
-static int deny_line(struct rw_denylog *d, const struct rw_deny_event *e)
+int rw_denylog_deny(struct rw_denylog *d, const struct rw_deny_event *e)
 {
+    if (d == NULL || e == NULL) {
+        return -EINVAL;
+    }
     const struct common c = {
         .event = e->event,
         .request_id = e->request_id,
@@ -350,16 +353,11 @@ static int deny_line(struct rw_denylog *d, const struct rw_deny_event *e)
     return emit_line(d, &c, tail, sizeof(tail) / sizeof(tail[0]));
 }
 
-int rw_denylog_deny(struct rw_denylog *d, const struct rw_deny_event *e)
+int rw_denylog_signed(struct rw_denylog *d, const struct rw_signed_event *e)
 {
     if (d == NULL || e == NULL) {
         return -EINVAL;
     }
-    return deny_line(d, e);
-}
-
-static int signed_line(struct rw_denylog *d, const struct rw_signed_event *e)
-{
     const struct common c = {
         .event = "signed",
         .request_id = e->request_id,
@@ -381,10 +379,3 @@ static int signed_line(struct rw_denylog *d, const struct rw_signed_event *e)
     return emit_line(d, &c, tail, sizeof(tail) / sizeof(tail[0]));
 }
 
-int rw_denylog_signed(struct rw_denylog *d, const struct rw_signed_event *e)
-{
-    if (d == NULL || e == NULL) {
-        return -EINVAL;
-    }
-    return signed_line(d, e);
-}
