@@ -223,8 +223,10 @@ int rw_cache_key_digest(const uint8_t *key, size_t klen, const uint8_t **digest,
 /* ------------------------------------------------------------------ records */
 
 /*
- * Verdict record, version 1 (integers big-endian):
+ * Verdict record, version 2 (integers big-endian):
  *   u8 version | u8 allow | u8 reason | i64 time | i64 expires | u8 n, key_id[n] | u16 n, detail[n]
+ *   | u8 count, count x (u8 n, evidence digest[n])
+ * A version 1 record (no evidence list) does not decode: it is re-evaluated, never trusted.
  */
 #define REC_FIXED (1u + 1u + 1u + 8u + 8u)
 
@@ -241,10 +243,15 @@ int rw_cache_record_encode(const struct rw_verdict *v, uint8_t out[RW_CACHE_RECO
     size_t n = 0;
 
     if (kl < 0 || dl < 0 || v->expires <= 0 || (unsigned)v->reason >= RW_REASON_COUNT ||
-        v->allow != (v->reason == RW_REASON_NONE)) {
+        v->allow != (v->reason == RW_REASON_NONE) || v->n_evidence > RW_MAX_EVIDENCE) {
         return -EINVAL;
     }
-    out[n++] = RW_CACHE_RECORD_VERSION;
+    for (unsigned i = 0; i < v->n_evidence; i++) {
+        if (field_len(v->evidence[i], sizeof(v->evidence[i])) <= 0) {
+            return -EINVAL;
+        }
+    }
+    out[n++] = RW_CACHE_VERDICT_VERSION;
     out[n++] = v->allow ? 1 : 0;
     out[n++] = (uint8_t)v->reason;
     put_i64(out + n, v->time);
@@ -258,6 +265,14 @@ int rw_cache_record_encode(const struct rw_verdict *v, uint8_t out[RW_CACHE_RECO
     out[n++] = (uint8_t)dl;
     memcpy(out + n, v->detail, (size_t)dl);
     n += (size_t)dl;
+    out[n++] = (uint8_t)v->n_evidence;
+    for (unsigned i = 0; i < v->n_evidence; i++) {
+        size_t el = strlen(v->evidence[i]);
+
+        out[n++] = (uint8_t)el;
+        memcpy(out + n, v->evidence[i], el);
+        n += el;
+    }
     *len = n;
     return 0;
 }
@@ -270,7 +285,7 @@ int rw_cache_record_decode(const uint8_t *p, size_t n, struct rw_verdict *out)
     size_t dl;
 
     memset(&v, 0, sizeof(v));
-    if (n < REC_FIXED + 1 + 2 || p[0] != RW_CACHE_RECORD_VERSION || p[1] > 1 ||
+    if (n < REC_FIXED + 1 + 2 + 1 || p[0] != RW_CACHE_VERDICT_VERSION || p[1] > 1 ||
         p[2] >= RW_REASON_COUNT) {
         return RW_ECACHECORRUPT;
     }
@@ -293,10 +308,31 @@ int rw_cache_record_decode(const uint8_t *p, size_t n, struct rw_verdict *out)
     i += kl;
     dl = (size_t)p[i] << 8 | p[i + 1];
     i += 2;
-    if (dl >= sizeof(v.detail) || n - i != dl || has_nul(p + i, dl)) {
+    if (dl >= sizeof(v.detail) || n - i < dl + 1 || has_nul(p + i, dl)) {
         return RW_ECACHECORRUPT;
     }
     memcpy(v.detail, p + i, dl);
+    i += dl;
+    v.n_evidence = p[i++];
+    if (v.n_evidence > RW_MAX_EVIDENCE) {
+        return RW_ECACHECORRUPT;
+    }
+    for (unsigned k = 0; k < v.n_evidence; k++) {
+        size_t el;
+
+        if (i >= n) {
+            return RW_ECACHECORRUPT;
+        }
+        el = p[i++];
+        if (el == 0 || el >= sizeof(v.evidence[k]) || n - i < el || has_nul(p + i, el)) {
+            return RW_ECACHECORRUPT;
+        }
+        memcpy(v.evidence[k], p + i, el);
+        i += el;
+    }
+    if (i != n) {
+        return RW_ECACHECORRUPT;
+    }
     *out = v;
     return 0;
 }

@@ -69,6 +69,9 @@ struct rw_policy_eval {
     unsigned n_att_upstream;
     int att_problem_rank;               /* 0 none, 1 weak (other type, skipped), 2 strong */
     char att_problem[160];              /* why the most telling layer did not count */
+    /* the blobs whose verified signatures count towards an allow (copied into the verdict) */
+    unsigned n_evidence;
+    char evidence[RW_MAX_EVIDENCE][72];
 };
 
 /* snprintf whose truncation is intended (details are one bounded sentence). */
@@ -103,6 +106,19 @@ static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
 }
 
 static bool run(struct rw_policy_eval *e);
+
+/* Record that the blob @p digest carried a verified signature the verdict rests on. */
+static void evidence_add(struct rw_policy_eval *e, const char *digest)
+{
+    for (unsigned i = 0; i < e->n_evidence; i++) {
+        if (strcmp(e->evidence[i], digest) == 0) {
+            return;
+        }
+    }
+    if (e->n_evidence < RW_MAX_EVIDENCE && strlen(digest) < sizeof(e->evidence[0])) {
+        memcpy(e->evidence[e->n_evidence++], digest, strlen(digest) + 1);
+    }
+}
 
 /* Free @p e when nothing can reach it any more; true when freed. */
 static bool maybe_free(struct rw_policy_eval *e)
@@ -162,6 +178,8 @@ static void allow(struct rw_policy_eval *e, const char *key)
     v.allow = true;
     v.reason = RW_REASON_NONE;
     textf(v.key_id, sizeof(v.key_id), "%s", key);
+    v.n_evidence = e->n_evidence;
+    memcpy(v.evidence, e->evidence, sizeof(v.evidence));
     if (e->rule->n_attestations > 0) {
         textf(v.detail, sizeof(v.detail),
               "signature layer %zu of %s verified with key %s; %zu attestation type(s) in %s "
@@ -427,6 +445,7 @@ static void on_payload(struct rw_policy_eval *e)
             rc = rw_pubkey_verify(kc->pub, e->body.data, e->body.len, l->sig, l->sig_len);
         }
         if (rc == 0) {
+            evidence_add(e, l->digest);
             signature_ok(e, kc->name);
             return;
         }
@@ -580,6 +599,7 @@ static void on_envelope(struct rw_policy_eval *e)
         }
         if (res == RW_ATTEST_OK) {
             e->satisfied |= 1u << k;
+            evidence_add(e, l->digest);
         } else if (res != RW_ATTEST_WRONG_TYPE) {
             worst = res;
         }

@@ -533,6 +533,8 @@ static void decide(struct rw_pull *p)
                 v.expires = pv.expires;
                 snprintf(v.key_id, sizeof(v.key_id), "%s", pv.key_id);
                 snprintf(v.detail, sizeof(v.detail), "allowed through index %s", parent);
+                v.n_evidence = pv.n_evidence;
+                memcpy(v.evidence, pv.evidence, sizeof(v.evidence));
                 if (rw_cache_verdict_put(p->cache, &k, &v) == 0) {
                     record_refs(p->cache, p->cfg, p->up, p->io.repo, p->digest, p->info.is_index,
                                 (const char(*)[72])p->info.children, p->info.n_children,

@@ -23,6 +23,9 @@ enum rw_reason {
     RW_REASON_COUNT
 };
 
+/* Evidence a verdict rests on: the signature and each required attestation (issue 7 item 5). */
+#define RW_MAX_EVIDENCE 17u /* one signature + RW_MAX_ATTESTATION_TYPES attestations */
+
 struct rw_verdict {
     bool allow;
     enum rw_reason reason; /* RW_REASON_NONE when allowed */
@@ -30,6 +33,10 @@ struct rw_verdict {
     char key_id[64];       /* name of the key that verified (allow) */
     int64_t time;          /* unix seconds the verdict was reached */
     int64_t expires;       /* unix seconds; 0 = do not cache */
+    /* allow: digests ("sha256:<hex>") of the blobs whose verified signatures made the verdict
+     * (simple-signing payload, DSSE envelope, Sigstore bundle), in the order they were found */
+    unsigned n_evidence;
+    char evidence[RW_MAX_EVIDENCE][72];
 };
 
 #endif

@@ -422,13 +422,16 @@ static void test_corrupt_record(void **state)
     plant(f, RW_CACHE_DB_VERDICTS, &k, "", 0);
     assert_int_equal(rw_cache_verdict_get(f->c, &k, NOW, &out), RW_ECACHECORRUPT);
 
-    /* a future version is not guessed at */
+    /* a future version is not guessed at, nor is the old one without evidence */
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), 0);
-    rec[0] = 2;
+    rec[0] = 3;
+    plant(f, RW_CACHE_DB_VERDICTS, &k, rec, len);
+    assert_int_equal(rw_cache_verdict_get(f->c, &k, NOW, &out), RW_ECACHECORRUPT);
+    rec[0] = 1;
     plant(f, RW_CACHE_DB_VERDICTS, &k, rec, len);
     assert_int_equal(rw_cache_verdict_get(f->c, &k, NOW, &out), RW_ECACHECORRUPT);
     /* allow with a deny reason */
-    rec[0] = 1;
+    rec[0] = 2;
     rec[2] = RW_REASON_NO_RULE;
     plant(f, RW_CACHE_DB_VERDICTS, &k, rec, len);
     assert_int_equal(rw_cache_verdict_get(f->c, &k, NOW, &out), RW_ECACHECORRUPT);
@@ -464,9 +467,36 @@ static void test_record_codec(void **state)
     memset(v.key_id, 'k', sizeof(v.key_id) - 1);
     v.time = -5;
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), 0);
-    assert_int_equal(len, 340);
+    assert_int_equal(len, 341); /* 19 fixed + 1+63 key + 2+255 detail + 1 (no evidence) */
     assert_int_equal(rw_cache_record_decode(rec, len, &out), 0);
     assert_memory_equal(&out, &v, sizeof(v));
+
+    /* the evidence list: every slot full, round trip exact, the largest record fits */
+    v.n_evidence = RW_MAX_EVIDENCE;
+    for (unsigned i = 0; i < RW_MAX_EVIDENCE; i++) {
+        memset(v.evidence[i], 'a' + (int)i, sizeof(v.evidence[i]) - 1);
+        memcpy(v.evidence[i], "sha256:", 7);
+    }
+    assert_int_equal(rw_cache_record_encode(&v, rec, &len), 0);
+    assert_int_equal(len, 341 + RW_MAX_EVIDENCE * 72);
+    assert_true(len <= RW_CACHE_RECORD_MAX);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(rw_cache_record_decode(rec, len, &out), 0);
+    assert_memory_equal(&out, &v, sizeof(v));
+    /* a count past the bound, a zero-length entry, a short list: corrupt */
+    rec[341 - 1] = RW_MAX_EVIDENCE + 1;
+    assert_int_equal(rw_cache_record_decode(rec, len, &out), RW_ECACHECORRUPT);
+    rec[341 - 1] = RW_MAX_EVIDENCE;
+    rec[341] = 0;
+    assert_int_equal(rw_cache_record_decode(rec, len, &out), RW_ECACHECORRUPT);
+    rec[341] = 71;
+    assert_int_equal(rw_cache_record_decode(rec, len - 1, &out), RW_ECACHECORRUPT);
+    v.n_evidence = RW_MAX_EVIDENCE + 1; /* encoder refuses what the decoder would */
+    assert_int_equal(rw_cache_record_encode(&v, rec, &len), -EINVAL);
+    v.n_evidence = 1;
+    v.evidence[0][0] = '\0';
+    assert_int_equal(rw_cache_record_encode(&v, rec, &len), -EINVAL);
+    v.n_evidence = 0;
 
     v.allow = true; /* with a deny reason */
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), -EINVAL);
