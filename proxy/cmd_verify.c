@@ -41,9 +41,13 @@ static void on_done(void *arg, const struct rw_pull_result *res)
         return;
     }
     if (res->verdict.allow) {
-        printf("allow %s digest=%s rule=%s key=%s%s: %s\n", v->shown, res->digest,
+        printf("allow %s digest=%s rule=%s key=%s evidence=", v->shown, res->digest,
                res->rule != NULL ? res->rule : "-",
-               res->verdict.key_id[0] != '\0' ? res->verdict.key_id : "-",
+               res->verdict.key_id[0] != '\0' ? res->verdict.key_id : "-");
+        for (unsigned i = 0; i < res->verdict.n_evidence && i < RW_MAX_EVIDENCE; i++) {
+            printf("%s%s", i == 0 ? "" : ",", res->verdict.evidence[i]);
+        }
+        printf("%s%s: %s\n", res->verdict.n_evidence == 0 ? "-" : "",
                res->cached ? " (cached)" : "", res->verdict.detail);
         v->exit_code = 0;
         return;

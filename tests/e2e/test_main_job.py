@@ -443,3 +443,27 @@ def test_version_command(rw_bin):
     p = util.run([rw_bin, "version"], check=False)
     assert p.returncode == 0, p.stderr
     assert re.search(r"\d+\.\d+\.\d+", p.stdout), p.stdout
+
+
+def test_verdict_names_its_evidence(upstream, regwarden, image_factory):
+    """Issue 7 item 5: the cached verdict records which signature blob made it; `verify` shows it,
+    fresh and from the cache, and it is the payload layer of the upstream's .sig manifest."""
+    img = image_factory()
+    push_via(regwarden, img, "v1", "team/ev:v1")
+    digest = img.digest("v1")
+    r = upstream.get_manifest("team/ev", "sha256-%s.sig" % digest.split(":", 1)[1])
+    assert r.status == 200, r
+    layers = [l["digest"] for l in r.json()["layers"]]
+    assert len(layers) == 1, layers
+
+    first = regwarden.cmd("verify", "registry.local/team/ev@" + digest)
+    assert first.returncode == 0, (first.stdout, first.stderr)
+    assert re.search(r" evidence=%s[: ]" % layers[0], first.stdout), first.stdout
+    again = regwarden.cmd("verify", "registry.local/team/ev@" + digest)
+    assert again.returncode == 0 and "(cached)" in again.stdout, again.stdout
+    assert re.search(r" evidence=%s[: ]" % layers[0], again.stdout), again.stdout
+
+    unsigned = image_factory()
+    push_direct(upstream, unsigned, "v1", "team/ev2:v1")
+    p = regwarden.cmd("verify", "registry.local/team/ev2:v1")
+    assert p.returncode == 1 and "evidence=" not in p.stdout, p.stdout
