@@ -490,13 +490,48 @@ static void allow_now(struct rw_pull *p, const char *detail, const char *key_id,
     finish(p, 0, true, &v, cached);
 }
 
+/* An allowed index lists this manifest (a link that has not expired): allow it through the index,
+ * record the child's own references, and finish. false when there is no such index. */
+static bool inherit_from_index(struct rw_pull *p, const struct rw_cache_key *k, int64_t now)
+{
+    char parent[RW_MAX_DIGEST_LEN + 1];
+    struct rw_cache_key pk;
+    struct rw_verdict pv;
+    struct rw_verdict v;
+
+    if (rw_cache_link_get(p->cache, k, now, parent) != 0) {
+        return false;
+    }
+    key_for(p->cfg, p->up, p->io.repo, parent, &pk);
+    if (rw_cache_verdict_get(p->cache, &pk, now, &pv) != 0 || !pv.allow) {
+        return false;
+    }
+    /* the child inherits the index's verdict (and its evidence), and records its own blobs */
+    memset(&v, 0, sizeof(v));
+    v.allow = true;
+    v.time = now;
+    v.expires = pv.expires;
+    snprintf(v.key_id, sizeof(v.key_id), "%s", pv.key_id);
+    snprintf(v.detail, sizeof(v.detail), "allowed through index %s", parent);
+    v.n_evidence = pv.n_evidence;
+    memcpy(v.evidence, pv.evidence, sizeof(v.evidence));
+    if (rw_cache_verdict_put(p->cache, k, &v) == 0) {
+        record_refs(p->cache, p->cfg, p->up, p->io.repo, p->digest, p->info.is_index,
+                    (const char(*)[72])p->info.children, p->info.n_children,
+                    (const char(*)[72])p->info.blobs, p->info.n_blobs, v.expires);
+    }
+    record_bytes(p, v.expires);
+    finish(p, 0, true, &v, true);
+    return true;
+}
+
 static void decide(struct rw_pull *p)
 {
     struct rw_cache_key k;
     struct rw_verdict v;
     int64_t now = (int64_t)time(NULL);
-    char parent[RW_MAX_DIGEST_LEN + 1];
     char detail[256];
+    bool cached = false;
     int rc;
 
     p->rule = rw_policy_pull_rule(p->cfg, p->up->name, p->io.repo);
@@ -512,38 +547,20 @@ static void decide(struct rw_pull *p)
     }
     if (p->cache != NULL) {
         key_for(p->cfg, p->up, p->io.repo, p->digest, &k);
-        if (rw_cache_verdict_get(p->cache, &k, now, &v) == 0) {
-            if (v.allow) {
-                refs_ensure(p, v.expires);
-                record_bytes(p, v.expires);
-            }
+        cached = rw_cache_verdict_get(p->cache, &k, now, &v) == 0;
+        if (cached && v.allow) {
+            refs_ensure(p, v.expires);
+            record_bytes(p, v.expires);
             finish(p, 0, true, &v, true);
             return;
         }
-        if (rw_cache_link_get(p->cache, &k, now, parent) == 0) {
-            struct rw_verdict pv;
-            struct rw_cache_key pk;
-
-            key_for(p->cfg, p->up, p->io.repo, parent, &pk);
-            if (rw_cache_verdict_get(p->cache, &pk, now, &pv) == 0 && pv.allow) {
-                /* the child inherits the index's verdict, and records its own blobs */
-                memset(&v, 0, sizeof(v));
-                v.allow = true;
-                v.time = now;
-                v.expires = pv.expires;
-                snprintf(v.key_id, sizeof(v.key_id), "%s", pv.key_id);
-                snprintf(v.detail, sizeof(v.detail), "allowed through index %s", parent);
-                v.n_evidence = pv.n_evidence;
-                memcpy(v.evidence, pv.evidence, sizeof(v.evidence));
-                if (rw_cache_verdict_put(p->cache, &k, &v) == 0) {
-                    record_refs(p->cache, p->cfg, p->up, p->io.repo, p->digest, p->info.is_index,
-                                (const char(*)[72])p->info.children, p->info.n_children,
-                                (const char(*)[72])p->info.blobs, p->info.n_blobs, v.expires);
-                }
-                record_bytes(p, v.expires);
-                finish(p, 0, true, &v, true);
-                return;
-            }
+        /* before a cached deny: the child may have been refused before its index was seen */
+        if (inherit_from_index(p, &k, now)) {
+            return;
+        }
+        if (cached) {
+            finish(p, 0, true, &v, true);
+            return;
         }
     }
     rc = coalesce(p);
