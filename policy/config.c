@@ -1111,6 +1111,57 @@ static int parse_spire(struct ld *l, yaml_node_t *n)
     return rc;
 }
 
+/*
+ * An absolute URI (RFC 3986 §3: scheme ":" hier-part) as the SLSA predicate carries it: a scheme
+ * of ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then at least one printable ASCII character
+ * that may appear in a URI (no space, quote, backslash or other delimiters RFC 3986 excludes).
+ */
+static bool uri_ok(const char *s)
+{
+    const char *p = s;
+
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+        return false;
+    }
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.') {
+        p++;
+    }
+    if (*p != ':' || p[1] == '\0') {
+        return false;
+    }
+    for (p++; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* provenance: {builder_id: URI, build_type: URI}, both optional (push attestations, §6.3). */
+static int parse_provenance(struct ld *l, yaml_node_t *n)
+{
+    static const char *const keys[] = {"builder_id", "build_type", NULL};
+    static const char *const what[] = {"provenance.builder_id", "provenance.build_type"};
+    char **out[] = {&l->c->provenance.builder_id, &l->c->provenance.build_type};
+    int rc = check_map(l, n, "provenance", keys);
+
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        yaml_node_t *v = get(l, n, keys[i]);
+
+        if (v == NULL) {
+            continue;
+        }
+        rc = get_str(l, v, what[i], CFG_MAX_URL, out[i]);
+        if (rc == 0 && !uri_ok(*out[i])) {
+            rc = fail(l, v, "%s: expected an absolute URI (scheme:...)", what[i]);
+        }
+    }
+    return rc;
+}
+
 /* After keys: and signer: — vault keys need the Vault connection; jwt auth needs SPIRE. */
 static int check_vault(struct ld *l, yaml_node_t *root)
 {
@@ -1490,7 +1541,7 @@ static int parse_root(struct ld *l, yaml_node_t *root)
     static const char *const keys[] = {"listen", "admin",  "upstreams", "default_upstream",
                                        "cache",  "deny_log", "keys",    "signer",
                                        "spire",  "push",   "pull",      "log",
-                                       NULL};
+                                       "provenance", NULL};
     struct rw_config *c = l->c;
     yaml_node_t *v;
     int rc = check_map(l, root, "config", keys);
@@ -1548,6 +1599,10 @@ static int parse_root(struct ld *l, yaml_node_t *root)
         return rc;
     }
     if ((v = get(l, root, "spire")) != NULL && (rc = parse_spire(l, v)) != 0) {
+        return rc;
+    }
+    if ((v = get(l, root, "provenance")) != NULL && !is_null(v) &&
+        (rc = parse_provenance(l, v)) != 0) {
         return rc;
     }
     if ((rc = check_vault(l, root)) != 0) {
@@ -1766,6 +1821,8 @@ static void config_free(struct rw_config *c)
         rw_free(v);
     }
     rw_free(c->spire_socket);
+    rw_free(c->provenance.builder_id);
+    rw_free(c->provenance.build_type);
     rw_keyring_unref(&c->keyring);
     rw_free(c->path);
     rw_free(c->dir);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "rw/err.h"
+#include "rw/identity.h"
 #include "rw/log.h"
 #include "rw/mem.h"
 #include "rw_version.h"
@@ -485,11 +486,44 @@ static void on_att_signed(void *arg, int rc, const uint8_t *sig, size_t siglen,
     store_attachment(ps);
 }
 
+/* A SPIFFE ID as the agent served it, fit to be the builder id: "spiffe://" and printable
+ * ASCII without quotes or backslashes (the statement is JSON; the agent is not trusted to be
+ * tidy). */
+static bool spiffe_id_usable(const char *s)
+{
+    if (strncmp(s, "spiffe://", 9) != 0 || s[9] == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '"' || *s == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * runDetails.builder.id: provenance.builder_id when configured; else regwarden's own SPIFFE ID
+ * once the SPIRE agent has served a JWT-SVID (signer.vault with jwt auth fetches it; until the
+ * first one arrives the constant is used); else RW_ATTEST_BUILDER_ID. @p buf holds the copy.
+ */
+static const char *builder_id(const struct rw_req *r, char *buf, size_t cap)
+{
+    if (r->cfg->provenance.builder_id != NULL) {
+        return r->cfg->provenance.builder_id;
+    }
+    if (rw_id_spiffe_id(r->w->srv->id, buf, cap) && spiffe_id_usable(buf)) {
+        return buf;
+    }
+    return RW_ATTEST_BUILDER_ID;
+}
+
 /* attest: true: SLSA provenance v1 for this push, signed over the DSSE PAE by the same signer. */
 static void attest(struct push *ps)
 {
     struct rw_req *r = ps->r;
     char name[RW_MAX_NAME_LEN + RW_MAX_REPO_LEN + 2];
+    char own_id[RW_ID_MAX_SPIFFE_ID + 1];
     struct rw_attest_params ap = {0};
     struct rw_buf pae;
     int rc;
@@ -502,6 +536,8 @@ static void attest(struct push *ps)
     ap.repository = r->m.repo;
     ap.reference = r->m.reference;
     ap.pusher = r->identity;
+    ap.builder_id = builder_id(r, own_id, sizeof(own_id));
+    ap.build_type = r->cfg->provenance.build_type;
     ap.invocation_id = r->id;
     ap.started_on = ps->started;
     ap.finished_on = (int64_t)time(NULL);

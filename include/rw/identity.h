@@ -132,6 +132,12 @@ void rw_id_stop(struct rw_id **pid);
  * the keyring is attached). Thread: main, before publishing @p cfg.
  */
 int rw_id_attach(struct rw_id *id, struct rw_config *cfg, struct rw_keyring *kr);
+/**
+ * regwarden's own SPIFFE ID: that of the last JWT-SVID the SPIRE agent served (not a secret).
+ * @return true and @p out filled; false (untouched) when @p id is NULL, no SVID has arrived yet
+ * (token_file auth never has one) or it does not fit in @p cap.  Thread: any.
+ */
+bool rw_id_spiffe_id(struct rw_id *id, char *out, size_t cap);
 /** Whether a signer is usable now (token valid and, with jwt auth, a valid SVID). */
 bool rw_id_ready(struct rw_id *id, char *why, size_t cap);
 /** The worker thread's upstream client: Vault sign calls run on it. Thread: that worker. */

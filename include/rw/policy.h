@@ -126,6 +126,11 @@ struct rw_config {
      * rw_config_load: the proxy installs the Vault backend (proxy/identity) before serving. */
     struct rw_signer *signer;
     char *spire_socket; /* owned; "unix:///abs/path" (spire.socket, else SPIFFE_ENDPOINT_SOCKET) */
+    struct {
+        char *builder_id; /* owned; provenance.builder_id (URI); NULL = regwarden's SPIFFE ID when
+                           * known, else RW_ATTEST_BUILDER_ID */
+        char *build_type; /* owned; provenance.build_type (URI); NULL = RW_ATTEST_BUILD_TYPE */
+    } provenance;
     struct rw_keyring *keyring; /* ref; Vault key versions, set by the proxy; NULL = none known */
     struct rw_push_rule *push;
     size_t n_push;
@@ -461,6 +466,7 @@ struct rw_attest_params {
     const char *reference;     /* borrowed; externalParameters.reference (tag or digest) */
     const char *pusher;        /* borrowed; client SPIFFE ID, NULL = anonymous (omitted) */
     const char *builder_id;    /* borrowed; NULL = RW_ATTEST_BUILDER_ID */
+    const char *build_type;    /* borrowed; NULL = RW_ATTEST_BUILD_TYPE */
     const char *invocation_id; /* borrowed; the request id */
     int64_t started_on;        /* unix seconds */
     int64_t finished_on;

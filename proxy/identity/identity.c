@@ -86,6 +86,7 @@ struct rw_id {
     int64_t jwt_exp; /* unix s */
     int64_t denied_until; /* monotonic s: no login attempt before (403 backoff) */
     char spire_why[256];
+    char spiffe_id[RW_ID_MAX_SPIFFE_ID + 1]; /* of the last JWT-SVID; "" until one arrives */
     char vault_why[400];
     atomic_bool want_keys;
     atomic_bool want_login;
@@ -657,7 +658,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 }
 
 /* spire.c reports a new SVID (or a failure): keep it, and log in when we have no token. */
-static void on_svid(void *arg, int rc, const char *why, struct rw_secret *jwt, int64_t exp)
+static void on_svid(void *arg, int rc, const char *why, struct rw_secret *jwt, int64_t exp,
+                    const char *spiffe_id)
 {
     struct rw_id *id = arg;
     bool need_login;
@@ -673,6 +675,7 @@ static void on_svid(void *arg, int rc, const char *why, struct rw_secret *jwt, i
     *jwt = (struct rw_secret){0};
     id->jwt_exp = exp;
     id->spire_why[0] = '\0';
+    snprintf(id->spiffe_id, sizeof(id->spiffe_id), "%s", spiffe_id);
     need_login = rw_secret_empty(&id->token) ||
                  (id->token_deadline != 0 && id->token_deadline <= mono_s());
     pthread_mutex_unlock(&id->lock);
@@ -1080,6 +1083,22 @@ int rw_id_attach(struct rw_id *id, struct rw_config *cfg, struct rw_keyring *kr)
     atomic_store(&id->want_keys, true);
     event_active(id->wake_ev, EV_READ, 0);
     return 0;
+}
+
+bool rw_id_spiffe_id(struct rw_id *id, char *out, size_t cap)
+{
+    bool known;
+
+    if (id == NULL || cap == 0) {
+        return false;
+    }
+    pthread_mutex_lock(&id->lock);
+    known = id->spiffe_id[0] != '\0' && strlen(id->spiffe_id) < cap;
+    if (known) {
+        memcpy(out, id->spiffe_id, strlen(id->spiffe_id) + 1);
+    }
+    pthread_mutex_unlock(&id->lock);
+    return known;
 }
 
 bool rw_id_ready(struct rw_id *id, char *why, size_t cap)

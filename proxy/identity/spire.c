@@ -66,7 +66,7 @@ static void failed(struct rw_id_spire *s, const char *fmt, ...)
         rw_log_debug(ID, "SPIRE agent at unix://%s: %s; retry in %d ms", s->socket_path, why,
                      s->backoff_ms);
     }
-    s->cb(s->arg, RW_EUNAVAIL, why, NULL, 0);
+    s->cb(s->arg, RW_EUNAVAIL, why, NULL, 0, "");
     arm(s, s->backoff_ms);
 }
 
@@ -123,7 +123,9 @@ static void on_reply(void *arg, int rc, int gstatus, const char *gmsg, const uin
                 fp, spiffe_id, s->audience, exp - now, refresh_ms / 1000);
     s->down = false;
     s->backoff_ms = 0;
-    s->cb(s->arg, 0, "", &jwt, exp);
+    /* the Workload API names the SVID's SPIFFE ID; an agent that leaves it out still put it
+     * in the JWT's sub (the SVID spec requires sub = the SPIFFE ID) */
+    s->cb(s->arg, 0, "", &jwt, exp, spiffe_id[0] != '\0' ? spiffe_id : sub);
     rw_secret_clear(&jwt);
     arm(s, refresh_ms);
 }

@@ -10,10 +10,11 @@
 struct event_base;
 struct rw_id_spire;
 
-/* A new JWT-SVID (rc 0; @p jwt may be moved out by the callee) or a failure (@p why). Runs on
- * the identity loop. */
+/* A new JWT-SVID (rc 0; @p jwt may be moved out by the callee) for @p spiffe_id (the reply's
+ * spiffe_id, else the JWT's sub; "" when neither) or a failure (@p why). Runs on the identity
+ * loop. */
 typedef void rw_id_svid_cb(void *arg, int rc, const char *why, struct rw_secret *jwt,
-                           int64_t exp);
+                           int64_t exp, const char *spiffe_id);
 
 int rw_id_spire_new(struct event_base *base, struct rw_httpc *h, const char *socket_path,
                     const char *audience, rw_id_svid_cb *cb, void *arg, struct rw_id_spire **out);

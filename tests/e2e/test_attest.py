@@ -22,10 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from casekit import fake, push_direct, rw_client, skopeo_copy, wait_deny  # noqa: F401 (fixture)
 from lib import sigtool, util
+from test_identity_vault import idstack  # noqa: F401 (fixture)
 
 DSSE_MT = "application/vnd.dsse.envelope.v1+json"
 INTOTO = "application/vnd.in-toto+json"
 SLSA1 = "https://slsa.dev/provenance/v1"
+DEFAULT_BUILDER = "https://regwarden.dev/builder"
+DEFAULT_BUILD_TYPE = "https://regwarden.dev/push/v1"
 
 
 def att_tag(digest):
@@ -151,7 +154,9 @@ def test_push_with_attest_stores_a_verifiable_att(upstream, main_config, regward
     assert pred["buildDefinition"]["externalParameters"]["repository"] == "team/app"
     assert pred["buildDefinition"]["externalParameters"]["reference"] == "v1"
     assert pred["buildDefinition"]["buildType"].startswith("https://")
-    assert pred["runDetails"]["builder"]["id"]
+    # no provenance: section and no SPIRE: the documented defaults
+    assert pred["runDetails"]["builder"]["id"] == DEFAULT_BUILDER
+    assert pred["buildDefinition"]["buildType"] == DEFAULT_BUILD_TYPE
     assert pred["runDetails"]["metadata"]["invocationId"]
     # another key does not verify it
     bad, _ = check_attestations(client, "team/app", digest, keys.other.public_key())
@@ -251,3 +256,117 @@ def test_attestation_store_failure_fails_the_push_then_retry_attests(fake, main_
     good, _ = check_attestations(sigtool.RegClient(fake.url), "team/app", digest, keys.team.public_key())
     assert good, "retry did not store a verifiable attestation"
     assert [e for e in rw.events("signed") if digest in json.dumps(e)]
+
+
+# -- provenance: {builder_id, build_type} (issue 7) -------------------------------------------------
+def strict_envelopes(client, repo, digest, public_key):
+    """Every .att layer, checked from the bytes up by this file's own DSSE code: the blob hashes to
+    the layer digest, the envelope is exactly {payloadType, payload, signatures[{keyid:"", sig}]}
+    in go-securesystemslib's order with standard base64, and the signature verifies over
+    PAE(payloadType, payload) with @public_key. Returns [(layer, statement or None)], None where
+    the signature does not verify with that key."""
+    r = client.get_manifest(repo, att_tag(digest))
+    assert r.status == 200, r
+    man = json.loads(r.body)
+    out = []
+    for layer in man["layers"]:
+        body = client.get_blob(repo, layer["digest"]).body
+        assert "sha256:" + hashlib.sha256(body).hexdigest() == layer["digest"] and len(body) == layer["size"]
+        env = json.loads(body)
+        assert list(env) == ["payloadType", "payload", "signatures"], env
+        assert env["payloadType"] == INTOTO
+        payload = base64.b64decode(env["payload"], validate=True)
+        assert base64.b64encode(payload).decode() == env["payload"], "not canonical std base64"
+        assert len(env["signatures"]) == 1 and list(env["signatures"][0]) == ["keyid", "sig"], env
+        assert env["signatures"][0]["keyid"] == ""
+        sig = base64.b64decode(env["signatures"][0]["sig"], validate=True)
+        ok = ecdsa_ok(public_key, pae(INTOTO, payload), sig)
+        # the PAE is what is signed, not the bare payload (a verifier that skipped PAE would pass)
+        assert not ecdsa_ok(public_key, payload, sig)
+        out.append((layer, json.loads(payload) if ok else None))
+    return out
+
+
+def test_provenance_builder_configured_and_att_appended(upstream, main_config, regwarden_factory,
+                                                         image_factory, keys):
+    builder = "spiffe://example.org/ci/regwarden-e2e"
+    build_type = "https://example.org/regwarden/push/v9"
+    cfg = attest_config(main_config, upstream)
+    cfg["provenance"] = {"builder_id": builder, "build_type": build_type}
+    rw = regwarden_factory(cfg)
+    client = sigtool.RegClient(upstream.url)
+    lay = image_factory()
+    digest = lay.digest("v1")
+    # a foreign attestation (another key) is already there: it must survive both pushes
+    push_direct(lay, "v1", upstream.host, "team/app", ref="seed")
+    attest_direct(client, "team/app", digest, keys.other.private_key(), subject_digest=digest)
+    foreign = json.loads(client.get_manifest("team/app", att_tag(digest)).body)["layers"]
+    assert len(foreign) == 1
+    # the same digest pushed through regwarden under two tags
+    for tag in ("v1", "v2"):
+        p = skopeo_copy(lay.ref("v1"), "docker://%s/team/app:%s" % (rw.host, tag), check=False)
+        assert p.returncode == 0, "push %s failed:\n%s\n--- regwarden\n%s" % (
+            tag, p.stderr[-2000:], util.tail(rw.stderr_path))
+    got = strict_envelopes(client, "team/app", digest, keys.team.public_key())
+    assert [x[0]["digest"] for x in got][:1] == [foreign[0]["digest"]], "foreign layer not kept first"
+    assert len(got) == 3, "want foreign + one per push appended: %s" % [x[0]["digest"] for x in got]
+    assert got[0][1] is None, "the foreign layer verified with the team key"
+    for layer, _ in got:
+        assert layer["mediaType"] == DSSE_MT
+        assert layer["annotations"]["predicateType"] == SLSA1
+        assert layer["annotations"]["dev.cosignproject.cosign/signature"] == ""
+    sts = [st for _, st in got[1:]]
+    assert all(st is not None for st in sts), "a regwarden layer does not verify with the team key"
+    for st, tag in zip(sts, ("v1", "v2")):
+        assert st["_type"] == "https://in-toto.io/Statement/v1"
+        assert st["predicateType"] == SLSA1
+        assert st["subject"] == [{"name": "%s/team/app" % upstream.name,
+                                  "digest": {"sha256": digest.split(":", 1)[1]}}]
+        pred = st["predicate"]
+        assert pred["runDetails"]["builder"]["id"] == builder
+        assert pred["buildDefinition"]["buildType"] == build_type
+        assert pred["buildDefinition"]["externalParameters"]["repository"] == "team/app"
+        assert pred["buildDefinition"]["externalParameters"]["reference"] == tag
+        assert "pusher" not in pred["buildDefinition"]["externalParameters"]  # no mTLS here
+        md = pred["runDetails"]["metadata"]
+        assert md["startedOn"] <= md["finishedOn"]
+    assert sts[0]["predicate"]["runDetails"]["metadata"]["invocationId"] != \
+        sts[1]["predicate"]["runDetails"]["metadata"]["invocationId"]
+    # the foreign one still verifies with its own key, unchanged
+    other = strict_envelopes(client, "team/app", digest, keys.other.public_key())
+    assert other[0][1] is not None and [x for x in other[1:] if x[1] is not None] == []
+    # and the pull rule (SLSA provenance required, signed_by team) is satisfied
+    r = rw_client(rw).manifest("team/app", "v2")
+    assert r.status == 200, "%r\n%s" % (r, rw.deny_lines())
+
+
+def test_provenance_bad_builder_id_is_a_config_error(upstream, main_config, regwarden_factory):
+    cfg = attest_config(main_config, upstream)
+    cfg["provenance"] = {"builder_id": "not a uri"}
+    rw = regwarden_factory(cfg, start=False)
+    p = rw.cmd("check")
+    assert p.returncode == 2, p
+    assert "provenance.builder_id" in p.stderr + p.stdout and "regwarden.yml:" in p.stderr + p.stdout, p
+
+
+def test_provenance_default_builder_is_own_spiffe_id(idstack, upstream, regwarden_factory):
+    """signer.vault with a SPIRE JWT-SVID and no provenance.builder_id: the builder id is the SPIFFE
+    ID the agent served to regwarden."""
+    from test_identity_vault import SUBJECT, make_image, put_manifest, upload, vault_config, wait_ready
+    stack = idstack().start_agent().start_vault()
+    cfg = vault_config(upstream, stack)
+    cfg["push"][0]["attest"] = True
+    rw = regwarden_factory(cfg)
+    wait_ready(rw)
+    blobs, man = make_image("provenance-spiffe")
+    upload(rw, "team/app", blobs)
+    r = put_manifest(rw, "team/app", "v1", man)
+    assert r.status == 201, r
+    digest = util.sha256_bytes(man)
+    client = sigtool.RegClient(upstream.url)
+    found = []
+    for _, pub in stack.public_keys().items():
+        found += [st for _, st in strict_envelopes(client, "team/app", digest, pub) if st is not None]
+    assert len(found) == 1, found
+    assert found[0]["predicate"]["runDetails"]["builder"]["id"] == SUBJECT
+    assert found[0]["predicate"]["buildDefinition"]["buildType"] == DEFAULT_BUILD_TYPE
