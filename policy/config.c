@@ -1368,44 +1368,280 @@ static int parse_mode(struct ld *l, yaml_node_t *v, const char *what, enum rw_mo
     return fail(l, v, "%s: expected enforce or audit", what);
 }
 
-/* require.attestations: in-toto predicate type URIs ("<scheme>:<no spaces>"), no duplicates. */
-static int parse_attestations(struct ld *l, yaml_node_t *v, const char *what,
-                              struct rw_pull_rule *r)
+/* A predicate type URI as the short form always required: "<scheme>:<printable, no space>". */
+static bool predicate_type_ok(const char *t)
 {
-    int rc = parse_str_list(l, v, "require.attestations", RW_MAX_ATTESTATION_TYPES,
-                            RW_MAX_DSSE_TYPE_LEN, &r->attestations, &r->n_attestations);
+    const char *colon = strchr(t, ':');
+    bool ok = colon != NULL && colon != t;
+
+    for (const char *c = t; ok && *c != '\0'; c++) {
+        ok = *c > 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
+    }
+    return ok;
+}
+
+/* One condition value: a scalar (string, number or boolean), at most RW_MAX_COND_VALUE_LEN. */
+static int parse_cond_value(struct ld *l, yaml_node_t *n, const char *what,
+                            struct rw_cond_value *out)
+{
+    int rc;
+
+    if (!is_scalar(n) || is_null(n)) {
+        return fail(l, n, "%s: expected a string, number or boolean", what);
+    }
+    rc = rw_cond_value_parse(sval(n), n->data.scalar.length,
+                             n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, out);
+    if (rc == RW_EINVAL) {
+        return fail(l, n, "%s: too long (max %u bytes), a NUL byte, or a number out of range",
+                    what, RW_MAX_COND_VALUE_LEN);
+    }
+    return rc;
+}
+
+/* {path: P, <op>: V}: exactly one of equals, in (a list), matches (a glob), at_most (a number). */
+static int parse_condition(struct ld *l, yaml_node_t *n, const char *what, struct rw_cond *c)
+{
+    static const char *const keys[] = {"path", "equals", "in", "matches", "at_most", NULL};
+    yaml_node_t *v;
+    yaml_node_t *opv = NULL;
+    char sub[192];
+    char why[128];
+    int rc = check_map(l, n, what, keys);
 
     if (rc != 0) {
         return rc;
     }
-    for (size_t k = 0; k < r->n_attestations; k++) {
-        yaml_node_t *tn = node(l, v->data.sequence.items.start[k]);
-        const char *t = r->attestations[k];
-        const char *colon = strchr(t, ':');
-        bool ok = colon != NULL && colon != t;
+    c->line = line_of(n);
+    v = get(l, n, "path");
+    if (v == NULL) {
+        return fail(l, n, "%s: path is required", what);
+    }
+    snprintf(sub, sizeof(sub), "%s.path", what);
+    rc = get_str(l, v, sub, RW_MAX_COND_PATH_LEN, &c->path);
+    if (rc != 0) {
+        return rc;
+    }
+    if (rw_cond_path_check(c->path, why, sizeof(why)) != 0) {
+        return fail(l, v, "%s: %s", sub, why);
+    }
+    for (int op = 0; op < RW_COND_OP_COUNT; op++) {
+        yaml_node_t *x = get(l, n, rw_cond_op_str((enum rw_cond_op)op));
 
-        for (const char *c = t; ok && *c != '\0'; c++) {
-            ok = *c > 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
+        if (x == NULL) {
+            continue;
         }
-        if (!ok) {
-            return fail(l, tn,
-                        "%s.require.attestations: '%.64s' is not a predicate type URI "
-                        "(e.g. " RW_SLSA_PROVENANCE_V1 ")",
-                        what, t);
+        if (opv != NULL) {
+            return fail(l, x, "%s: exactly one of equals, in, matches, at_most", what);
         }
-        for (size_t j = 0; j < k; j++) {
-            if (strcmp(r->attestations[j], t) == 0) {
-                return fail(l, tn, "%s.require.attestations: '%.64s' is listed twice", what, t);
+        opv = x;
+        c->op = (enum rw_cond_op)op;
+    }
+    if (opv == NULL) {
+        return fail(l, n, "%s: exactly one of equals, in, matches, at_most", what);
+    }
+    snprintf(sub, sizeof(sub), "%s.%s", what, rw_cond_op_str(c->op));
+    if (c->op == RW_COND_IN) {
+        if (!is_seq(opv) || seq_len(opv) == 0) {
+            return fail(l, opv, "%s: expected a non-empty list of values", sub);
+        }
+        if (seq_len(opv) > RW_MAX_COND_IN_VALUES) {
+            return fail(l, opv, "%s: too many values (max %u)", sub, RW_MAX_COND_IN_VALUES);
+        }
+    }
+    c->values = rw_calloc(c->op == RW_COND_IN ? seq_len(opv) : 1, sizeof(*c->values));
+    if (c->values == NULL) {
+        return -ENOMEM;
+    }
+    if (c->op != RW_COND_IN) {
+        rc = parse_cond_value(l, opv, sub, &c->values[0]);
+        c->n_values = rc == 0 ? 1 : 0;
+    }
+    for (size_t k = 0; rc == 0 && c->op == RW_COND_IN && k < seq_len(opv); k++) {
+        rc = parse_cond_value(l, node(l, opv->data.sequence.items.start[k]), sub, &c->values[k]);
+        c->n_values = rc == 0 ? k + 1 : k;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (c->op == RW_COND_MATCHES) {
+        if (c->values[0].type != RW_COND_STRING) {
+            return fail(l, opv, "%s: expected a string (a glob)", sub);
+        }
+        if (rw_cond_glob_check(c->values[0].text, why, sizeof(why)) != 0) {
+            return fail(l, opv, "%s: %s", sub, why);
+        }
+    }
+    if (c->op == RW_COND_AT_MOST && c->values[0].type != RW_COND_NUMBER) {
+        return fail(l, opv, "%s: expected a number", sub);
+    }
+    return 0;
+}
+
+static bool same_keys(const struct rw_att_req *a, const struct rw_att_req *b)
+{
+    if (a->n_signed_by != b->n_signed_by) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_signed_by; i++) {
+        if (strcmp(a->signed_by[i], b->signed_by[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * One require.attestations entry: a predicate type (short form), or {predicate_type, signed_by,
+ * conditions}. signed_by defaults to the rule's (copied, so eval reads one list).
+ */
+static int parse_att_req(struct ld *l, yaml_node_t *item, const char *what, size_t k,
+                         const struct rw_pull_rule *r, struct rw_att_req *a)
+{
+    static const char *const keys[] = {"predicate_type", "signed_by", "conditions", NULL};
+    yaml_node_t *tn = item;
+    yaml_node_t *v;
+    char w[96];
+    char sub[128];
+    int rc;
+
+    a->line = line_of(item);
+    snprintf(w, sizeof(w), "%s.require.attestations[%zu]", what, k);
+    if (is_map(item)) {
+        rc = check_map(l, item, w, keys);
+        if (rc != 0) {
+            return rc;
+        }
+        tn = get(l, item, "predicate_type");
+        if (tn == NULL) {
+            return fail(l, item, "%s: predicate_type is required", w);
+        }
+    }
+    rc = get_str(l, tn, "require.attestations", RW_MAX_DSSE_TYPE_LEN, &a->predicate_type);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!predicate_type_ok(a->predicate_type)) {
+        return fail(l, tn,
+                    "%s.require.attestations: '%.64s' is not a predicate type URI "
+                    "(e.g. " RW_SLSA_PROVENANCE_V1 ")",
+                    what, a->predicate_type);
+    }
+    if (is_map(item) && (v = get(l, item, "signed_by")) != NULL && !is_null(v)) {
+        snprintf(sub, sizeof(sub), "%s.signed_by", w);
+        rc = parse_str_list(l, v, sub, RW_MAX_KEYS, RW_MAX_NAME_LEN, &a->signed_by,
+                            &a->n_signed_by);
+        if (rc != 0) {
+            return rc;
+        }
+        if (a->n_signed_by == 0) {
+            return fail(l, v, "%s: at least one key name is required", sub);
+        }
+        for (size_t i = 0; i < a->n_signed_by; i++) {
+            if (rw_config_key(l->c, a->signed_by[i]) == NULL) {
+                return fail(l, node(l, v->data.sequence.items.start[i]),
+                            "%s: key '%.64s' is not defined in keys:", sub, a->signed_by[i]);
+            }
+        }
+        a->own_keys = true;
+    } else {
+        a->signed_by = rw_calloc(r->n_signed_by, sizeof(*a->signed_by));
+        if (a->signed_by == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < r->n_signed_by; i++) {
+            a->signed_by[i] = rw_strdup(r->signed_by[i]);
+            if (a->signed_by[i] == NULL) {
+                return -ENOMEM;
+            }
+            a->n_signed_by = i + 1;
+        }
+    }
+    if (is_map(item) && (v = get(l, item, "conditions")) != NULL && !is_null(v)) {
+        snprintf(sub, sizeof(sub), "%s.conditions", w);
+        if (!is_seq(v)) {
+            return fail(l, v, "%s: expected a list", sub);
+        }
+        if (seq_len(v) > RW_MAX_CONDITIONS) {
+            return fail(l, v, "%s: too many conditions (max %u)", sub, RW_MAX_CONDITIONS);
+        }
+        a->conds = rw_calloc(seq_len(v), sizeof(*a->conds));
+        if (a->conds == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < seq_len(v); i++) {
+            char cw[160];
+
+            a->n_conds = i + 1;
+            snprintf(cw, sizeof(cw), "%s[%zu]", sub, i);
+            rc = parse_condition(l, node(l, v->data.sequence.items.start[i]), cw, &a->conds[i]);
+            if (rc != 0) {
+                return rc;
             }
         }
     }
     return 0;
 }
 
+/* require.attestations: a list of entries (parse_att_req); the same bare requirement twice is
+ * a mistake, the same type with other keys or conditions is another requirement. */
+static int parse_attestations(struct ld *l, yaml_node_t *v, const char *what,
+                              struct rw_pull_rule *r)
+{
+    size_t n;
+    int rc;
+
+    if (!is_seq(v)) {
+        return fail(l, v, "require.attestations: expected a list");
+    }
+    n = seq_len(v);
+    if (n > RW_MAX_ATTESTATION_TYPES) {
+        return fail(l, v, "require.attestations: too many entries (max %u)",
+                    RW_MAX_ATTESTATION_TYPES);
+    }
+    r->attestations = rw_calloc(n, sizeof(*r->attestations));
+    if (r->attestations == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        yaml_node_t *item = node(l, v->data.sequence.items.start[k]);
+        struct rw_att_req *a = &r->attestations[k];
+
+        r->n_attestations = k + 1;
+        rc = parse_att_req(l, item, what, k, r, a);
+        if (rc != 0) {
+            return rc;
+        }
+        for (size_t j = 0; j < k; j++) {
+            const struct rw_att_req *o = &r->attestations[j];
+
+            if (strcmp(o->predicate_type, a->predicate_type) == 0 && o->n_conds == 0 &&
+                a->n_conds == 0 && same_keys(o, a)) {
+                return fail(l, item, "%s.require.attestations: '%.64s' is listed twice", what,
+                            a->predicate_type);
+            }
+        }
+    }
+    return 0;
+}
+
+/* require.signature_on: either (default) | index | manifest. */
+static int parse_signature_on(struct ld *l, yaml_node_t *v, const char *what, enum rw_sig_on *out)
+{
+    static const char *const names[RW_SIG_ON_COUNT] = {"either", "index", "manifest"};
+
+    for (int i = 0; i < RW_SIG_ON_COUNT; i++) {
+        if (is_scalar(v) && strcmp(sval(v), names[i]) == 0) {
+            *out = (enum rw_sig_on)i;
+            return 0;
+        }
+    }
+    return fail(l, v, "%s.require.signature_on: expected either, index or manifest", what);
+}
+
 static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pull_rule *r)
 {
     static const char *const keys[] = {"match", "allow", "require", "mode", NULL};
-    static const char *const req_keys[] = {"signed_by", "attestations", NULL};
+    static const char *const req_keys[] = {"signed_by", "attestations", "signature_on", NULL};
     char what[32];
     yaml_node_t *v;
     yaml_node_t *req;
@@ -1457,6 +1693,10 @@ static int parse_pull_rule(struct ld *l, yaml_node_t *e, size_t i, struct rw_pul
             if (rc != 0) {
                 return rc;
             }
+        }
+        if ((v = get(l, req, "signature_on")) != NULL &&
+            (rc = parse_signature_on(l, v, what, &r->signature_on)) != 0) {
+            return rc;
         }
     }
     if (r->allow && r->n_signed_by > 0) {
@@ -1640,10 +1880,101 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int put_count(struct rw_buf *b, size_t n)
+{
+    char num[32];
+
+    snprintf(num, sizeof(num), "%zu", n);
+    return put_str(b, num);
+}
+
+/*
+ * require.attestations of one rule. Only types (the short form everywhere): "attestations", n,
+ * types, as before, so older hashes stay valid. With any per-entry keys or conditions:
+ * "attestations-v2", n, then per entry: type, "keys"|"rule-keys", n, names, "conditions", n,
+ * per condition path, op, n, per value a type tag ("s", "n", "b") and the text as written.
+ * Every field is length-prefixed, so no two policies share an encoding.
+ */
+static int put_attestations(struct rw_buf *b, const struct rw_pull_rule *r)
+{
+    static const char *const tags[RW_COND_TYPE_COUNT] = {"s", "n", "b"};
+    bool full = false;
+    int rc;
+
+    for (size_t k = 0; k < r->n_attestations; k++) {
+        full |= r->attestations[k].own_keys || r->attestations[k].n_conds > 0;
+    }
+    rc = put_str(b, full ? "attestations-v2" : "attestations");
+    if (rc == 0) {
+        rc = put_count(b, r->n_attestations);
+    }
+    for (size_t k = 0; rc == 0 && k < r->n_attestations; k++) {
+        const struct rw_att_req *a = &r->attestations[k];
+
+        rc = put_str(b, a->predicate_type);
+        if (rc != 0 || !full) {
+            continue;
+        }
+        rc = put_str(b, a->own_keys ? "keys" : "rule-keys");
+        if (rc == 0) {
+            rc = put_count(b, a->n_signed_by);
+        }
+        for (size_t i = 0; rc == 0 && i < a->n_signed_by; i++) {
+            rc = put_str(b, a->signed_by[i]);
+        }
+        if (rc == 0) {
+            rc = put_str(b, "conditions");
+        }
+        if (rc == 0) {
+            rc = put_count(b, a->n_conds);
+        }
+        for (size_t i = 0; rc == 0 && i < a->n_conds; i++) {
+            const struct rw_cond *c = &a->conds[i];
+
+            rc = put_str(b, c->path);
+            if (rc == 0) {
+                rc = put_str(b, rw_cond_op_str(c->op));
+            }
+            if (rc == 0) {
+                rc = put_count(b, c->n_values);
+            }
+            for (size_t j = 0; rc == 0 && j < c->n_values; j++) {
+                rc = put_str(b, tags[c->values[j].type]);
+                if (rc == 0) {
+                    rc = put_field(b, c->values[j].text, c->values[j].len);
+                }
+            }
+        }
+    }
+    return rc;
+}
+
+/* Does some pull rule (or one of its attestation requirements) name key @p name? */
+static bool key_used(const struct rw_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_pull; i++) {
+        const struct rw_pull_rule *r = &c->pull[i];
+
+        for (size_t j = 0; j < r->n_signed_by; j++) {
+            if (strcmp(r->signed_by[j], name) == 0) {
+                return true;
+            }
+        }
+        for (size_t k = 0; k < r->n_attestations; k++) {
+            for (size_t j = 0; j < r->attestations[k].n_signed_by; j++) {
+                if (strcmp(r->attestations[k].signed_by[j], name) == 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 /*
  * sha256 over length-prefixed fields: a version tag, pull.mode, each pull rule (match, allow,
- * signed_by names, required attestation types when any, mode) in order, then each referenced
- * key (sorted by name) with its SPKI DER.
+ * signed_by names, required attestations when any, signature_on when not "either", mode) in
+ * order, then each referenced key (sorted by name) with its SPKI DER.
  * Nothing else (listeners, upstream URLs, TTLs) is in it: editing those keeps cached verdicts.
  */
 static int policy_hash(struct rw_config *c)
@@ -1682,14 +2013,13 @@ static int policy_hash(struct rw_config *c)
             rc = put_str(&b, r->signed_by[k]);
         }
         if (rc == 0 && r->n_attestations > 0) {
-            /* absent when none are required: older hashes stay valid */
-            snprintf(num, sizeof(num), "%zu", r->n_attestations);
-            rc = put_str(&b, "attestations");
+            rc = put_attestations(&b, r);
+        }
+        if (rc == 0 && r->signature_on != RW_SIG_ON_EITHER) {
+            /* absent at the default: older hashes stay valid */
+            rc = put_str(&b, "signature_on");
             if (rc == 0) {
-                rc = put_str(&b, num);
-            }
-            for (size_t k = 0; rc == 0 && k < r->n_attestations; k++) {
-                rc = put_str(&b, r->attestations[k]);
+                rc = put_str(&b, r->signature_on == RW_SIG_ON_INDEX ? "index" : "manifest");
             }
         }
         if (rc == 0) {
@@ -1701,14 +2031,7 @@ static int policy_hash(struct rw_config *c)
         rc = names == NULL ? -ENOMEM : 0;
     }
     for (size_t k = 0; rc == 0 && k < c->n_keys; k++) {
-        bool used = false;
-
-        for (size_t i = 0; !used && i < c->n_pull; i++) {
-            for (size_t j = 0; !used && j < c->pull[i].n_signed_by; j++) {
-                used = strcmp(c->pull[i].signed_by[j], c->keys[k].name) == 0;
-            }
-        }
-        if (used) {
+        if (key_used(c, c->keys[k].name)) {
             names[n_names++] = c->keys[k].name;
         }
     }
@@ -1801,7 +2124,11 @@ static void config_free(struct rw_config *c)
     for (size_t i = 0; c->pull != NULL && i < c->n_pull; i++) {
         rw_free(c->pull[i].match);
         free_strv(c->pull[i].signed_by, c->pull[i].n_signed_by);
-        free_strv(c->pull[i].attestations, c->pull[i].n_attestations);
+        for (size_t k = 0; c->pull[i].attestations != NULL && k < c->pull[i].n_attestations;
+             k++) {
+            rw_att_req_fini(&c->pull[i].attestations[k]);
+        }
+        rw_free(c->pull[i].attestations);
     }
     rw_free(c->pull);
     rw_signer_free(&c->signer);
@@ -2105,13 +2432,9 @@ const struct rw_key_cfg *rw_config_key(const struct rw_config *c, const char *na
 
 bool rw_config_uses_vault_keys(const struct rw_config *c)
 {
-    for (size_t i = 0; i < c->n_pull; i++) {
-        for (size_t j = 0; j < c->pull[i].n_signed_by; j++) {
-            const struct rw_key_cfg *kc = rw_config_key(c, c->pull[i].signed_by[j]);
-
-            if (kc != NULL && kc->vault_key != NULL) {
-                return true;
-            }
+    for (size_t k = 0; k < c->n_keys; k++) {
+        if (c->keys[k].vault_key != NULL && key_used(c, c->keys[k].name)) {
+            return true; /* a rule's signed_by or an attestation requirement's */
         }
     }
     return false;

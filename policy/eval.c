@@ -5,9 +5,10 @@
  * payload blob, check its digest, parse it, check that it names the digest being served, and
  * verify the signature with each key of the rule. With `require.attestations`, a signature that
  * passes leads on to `sha256-<hex>.att`: each DSSE layer (at most RW_MAX_SIG_LAYERS) is fetched,
- * digest-checked, verified with the rule's keys, and its in-toto statement must have a required
- * predicate type and a subject binding the digest. Evidence arrives only through the fetch ops
- * (R23); this file never does I/O.
+ * digest-checked and judged (judge_envelope): verified with a requirement's own keys, its in-toto
+ * statement must have the requirement's predicate type, a subject binding the digest, and pass
+ * its conditions. A signature or envelope is verified before its payload is parsed. Evidence
+ * arrives only through the fetch ops (R23); this file never does I/O.
  *
  * Re-entrancy: fetch ops may call back before they return. One loop (run()) advances the state;
  * a callback arriving while the loop runs only records its result, so the stack never grows with
@@ -56,7 +57,9 @@ struct rw_policy_eval {
     unsigned n_untrusted;
     unsigned n_upstream;
     unsigned n_skipped;
-    const char *first_bad; /* static text: why the first bad layer was bad */
+    const char *first_bad; /* why the first bad layer was bad: static text or first_bad_buf */
+    bool first_bad_verified; /* first_bad is about a layer whose signature verified */
+    char first_bad_buf[200];
     /* attestations (rule->n_attestations > 0), after a signature passed */
     char att_tag[80];
     char sig_key[RW_MAX_NAME_LEN + 1]; /* the key that verified the signature */
@@ -69,6 +72,9 @@ struct rw_policy_eval {
     unsigned n_att_upstream;
     int att_problem_rank;               /* 0 none, 1 weak (other type, skipped), 2 strong */
     char att_problem[160];              /* why the most telling layer did not count */
+    /* per requirement k (rule->attestations[k]): why no envelope met it, most telling kept */
+    int req_rank[RW_MAX_ATTESTATION_TYPES]; /* 0 none .. 5 a condition failed (req_problem()) */
+    char req_problem[RW_MAX_ATTESTATION_TYPES][200];
     /* the blobs whose verified signatures count towards an allow (copied into the verdict) */
     unsigned n_evidence;
     char evidence[RW_MAX_EVIDENCE][72];
@@ -87,13 +93,13 @@ static void textf(char *dst, size_t cap, const char *fmt, ...)
 }
 
 /* "team, other" into @p out, truncated with "..." when long. */
-static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
+static void names_list(char *const *names, size_t count, char *out, size_t cap)
 {
     size_t used = 0;
 
     out[0] = '\0';
-    for (size_t i = 0; i < r->n_signed_by; i++) {
-        int n = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : ", ", r->signed_by[i]);
+    for (size_t i = 0; i < count; i++) {
+        int n = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : ", ", names[i]);
 
         if (n < 0 || (size_t)n >= cap - used) {
             if (cap > 4) {
@@ -103,6 +109,11 @@ static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
         }
         used += (size_t)n;
     }
+}
+
+static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
+{
+    names_list(r->signed_by, r->n_signed_by, out, cap);
 }
 
 static bool run(struct rw_policy_eval *e);
@@ -226,6 +237,26 @@ static void bad(struct rw_policy_eval *e, const char *why)
     }
 }
 
+/* A layer whose signature verifies with a listed key, but whose payload does not vouch for the
+ * served digest: the most telling kind of bad layer, so it replaces an earlier other kind. */
+static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->n_bad++;
+    if (e->first_bad_verified) {
+        return;
+    }
+    e->first_bad_verified = true;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->first_bad_buf, sizeof(e->first_bad_buf), fmt, ap);
+    va_end(ap);
+    e->first_bad = e->first_bad_buf;
+}
+
 /* A signature passed: allow, or go on to the attestations the rule requires. */
 static void signature_ok(struct rw_policy_eval *e, const char *key)
 {
@@ -255,12 +286,35 @@ static void att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...
     va_end(ap);
 }
 
+/*
+ * Remember why an envelope did not meet requirement @p k; a higher rank replaces a lower one:
+ * 1 no key of it verifies, 2 other predicate type, 3 not an in-toto payload or statement,
+ * 4 no subject binds the digest, 5 a condition does not hold.
+ */
+static void req_problem(struct rw_policy_eval *e, size_t k, int rank, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void req_problem(struct rw_policy_eval *e, size_t k, int rank, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (k >= RW_MAX_ATTESTATION_TYPES || rank <= e->req_rank[k]) {
+        return;
+    }
+    e->req_rank[k] = rank;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->req_problem[k], sizeof(e->req_problem[k]), fmt, ap);
+    va_end(ap);
+}
+
 /* Every attestation layer examined and something is still missing. */
 static void att_conclude(struct rw_policy_eval *e)
 {
     char keys[160];
     char detail[256];
     const char *missing = "?";
+    const char *why;
+    size_t mk = 0;
 
     if (e->n_att_upstream > 0) {
         finish(e, RW_EUPSTREAM, NULL); /* an unread layer might have been the one */
@@ -268,18 +322,27 @@ static void att_conclude(struct rw_policy_eval *e)
     }
     for (size_t k = 0; k < e->rule->n_attestations; k++) {
         if ((e->satisfied & (1u << k)) == 0) {
-            missing = e->rule->attestations[k];
+            missing = e->rule->attestations[k].predicate_type;
+            mk = k;
             break;
         }
     }
-    key_list(e->rule, keys, sizeof(keys));
+    names_list(e->rule->attestations[mk].signed_by, e->rule->attestations[mk].n_signed_by, keys,
+               sizeof(keys));
+    /* the requirement's own story first, unless an envelope could not even be judged */
+    if (e->req_rank[mk] >= 2 || (e->req_rank[mk] == 1 && e->att_problem_rank < 2)) {
+        why = e->req_problem[mk];
+    } else if (e->att_problem_rank > 0) {
+        why = e->att_problem;
+    } else {
+        why = "no DSSE envelope";
+    }
     if (e->att_absent) {
         textf(detail, sizeof(detail), "no attestation of type %s for %s (no %s); keys: %s",
               missing, e->digest, e->att_tag, keys);
     } else {
-        textf(detail, sizeof(detail), "no attestation of type %s for %s verifies with key %s (%s)",
-              missing, e->digest, keys,
-              e->att_problem_rank > 0 ? e->att_problem : "no DSSE layer");
+        textf(detail, sizeof(detail), "attestation %zu (%s, keys %s) not met: %s", mk + 1, missing,
+              keys, why);
     }
     deny(e, RW_REASON_MISSING_ATTESTATION, detail);
 }
@@ -389,10 +452,51 @@ static void on_sig_manifest(struct rw_policy_eval *e)
     e->layer = 0;
 }
 
+/* 1-based number of the signature layer on_payload examines (for details). */
+static size_t sig_layer_no(const struct rw_policy_eval *e)
+{
+    return e->layer + 1;
+}
+
+/*
+ * Verify layer @p l's signature over the payload bytes in e->body with each key of the rule.
+ * @param[out] key  the name of the key that verified (borrowed: kept alive by e->cfg)
+ * @return 0; RW_EBADSIG (no key verifies); -ENOMEM.
+ */
+static int payload_verify(struct rw_policy_eval *e, const struct rw_cosign_sig_layer *l,
+                          const char **key)
+{
+    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+        int rc;
+
+        if (kc == NULL) {
+            continue; /* cannot happen after config validation; never an allow */
+        }
+        if (kc->vault_key != NULL) {
+            /* any known version (rotation: v1 images keep verifying); never waits on Vault,
+             * and no known version (-ENOENT) verifies nothing */
+            rc = rw_keyring_verify(e->cfg->keyring, kc->ring_id, e->body.data, e->body.len,
+                                   l->sig, l->sig_len, NULL);
+        } else {
+            rc = rw_pubkey_verify(kc->pub, e->body.data, e->body.len, l->sig, l->sig_len);
+        }
+        if (rc == 0) {
+            *key = kc->name;
+            return 0;
+        }
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+    }
+    return RW_EBADSIG;
+}
+
 static void on_payload(struct rw_policy_eval *e)
 {
     const struct rw_cosign_sig_layer *l = &e->sigm.layers[e->layer];
     struct rw_cosign_payload pl;
+    const char *key = NULL;
     char got[72];
     int rc;
 
@@ -417,44 +521,36 @@ static void on_payload(struct rw_policy_eval *e)
         bad(e, "payload digest mismatch");
         goto next;
     }
+    /* the signature over the exact bytes first: only a payload a listed key signed is read */
+    rc = payload_verify(e, l, &key);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        e->n_untrusted++;
+        goto next;
+    }
     rc = rw_cosign_payload_parse(e->body.data, e->body.len, &pl);
     if (rc == -ENOMEM) {
         finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
-        bad(e, "payload is not a cosign simple-signing payload");
+        bad_verified(e,
+                     "signature layer %zu verifies with key %s but its payload is not a cosign "
+                     "simple-signing payload",
+                     sig_layer_no(e), key);
         goto next;
     }
     if (strcmp(pl.digest, e->digest) != 0) {
-        bad(e, "payload signs another image digest");
+        bad_verified(e, "signature layer %zu verifies with key %s but signs %s (not this image)",
+                     sig_layer_no(e), key, pl.digest);
         goto next;
     }
-    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
-        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
-
-        if (kc == NULL) {
-            continue; /* cannot happen after config validation; never an allow */
-        }
-        if (kc->vault_key != NULL) {
-            /* any known version (rotation: v1 images keep verifying); never waits on Vault,
-             * and no known version (-ENOENT) verifies nothing */
-            rc = rw_keyring_verify(e->cfg->keyring, kc->ring_id, e->body.data, e->body.len,
-                                   l->sig, l->sig_len, NULL);
-        } else {
-            rc = rw_pubkey_verify(kc->pub, e->body.data, e->body.len, l->sig, l->sig_len);
-        }
-        if (rc == 0) {
-            evidence_add(e, l->digest);
-            signature_ok(e, kc->name);
-            return;
-        }
-        if (rc == -ENOMEM) {
-            finish(e, rc, NULL);
-            return;
-        }
-    }
-    e->n_untrusted++;
+    evidence_add(e, l->digest);
+    signature_ok(e, key);
+    return;
 next:
     e->layer++;
 }
@@ -502,26 +598,143 @@ static void on_att_manifest(struct rw_policy_eval *e)
     e->att_layer = 0;
 }
 
-/* Verify one envelope with the rule's keys: 0, RW_EBADSIG (no key), -ENOMEM. */
-static int envelope_verify(struct rw_policy_eval *e, const struct rw_dsse_envelope *env)
+/*
+ * Does a signature of @p env verify with one of requirement @p a's keys? @p kstate caches the
+ * answer per configured key (index into cfg->keys): 0 untried, 1 verifies, -1 does not.
+ * @param[out] key  the key that verified (borrowed: kept alive by e->cfg)
+ * @return 0; RW_EBADSIG; -ENOMEM.
+ */
+static int req_verify(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
+                      const struct rw_att_req *a, int8_t *kstate, const char **key)
 {
-    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
-        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+    for (size_t i = 0; i < a->n_signed_by; i++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, a->signed_by[i]);
+        size_t ki;
         int rc;
 
         if (kc == NULL) {
-            continue;
+            continue; /* cannot happen after config validation; never an allow */
         }
-        if (kc->vault_key != NULL) {
+        ki = (size_t)(kc - e->cfg->keys);
+        if (ki < RW_MAX_KEYS && kstate[ki] != 0) {
+            rc = kstate[ki] > 0 ? 0 : RW_EBADSIG;
+        } else if (kc->vault_key != NULL) {
             rc = rw_dsse_verify_keyring(env, e->cfg->keyring, kc->ring_id);
         } else {
             rc = rw_dsse_verify(env, kc->pub);
         }
-        if (rc == 0 || rc == -ENOMEM) {
+        if (rc == -ENOMEM) {
             return rc;
+        }
+        if (ki < RW_MAX_KEYS) {
+            kstate[ki] = rc == 0 ? 1 : -1;
+        }
+        if (rc == 0) {
+            *key = kc->name;
+            return 0;
         }
     }
     return RW_EBADSIG;
+}
+
+/*
+ * Judge one DSSE envelope against every attestation requirement of the rule not met yet; any
+ * evidence source calls it (.att layers, referrers, Sigstore bundles). Requirement k is met when
+ * a signature of @p env verifies with one of ITS keys (rule->attestations[k].signed_by), the
+ * payloadType is application/vnd.in-toto+json, and the statement has its predicate type, a
+ * subject binding e->digest, and passes its conditions. One envelope may meet several.
+ * Each requirement met sets bit k of e->satisfied and records @p blob_digest as evidence; each
+ * one not met keeps its most telling reason (req_problem) for the deny detail. The payload is
+ * parsed only after some requirement's key verified the envelope.
+ * @param[in] env          a parsed envelope (borrowed for the call)
+ * @param[in] blob_digest  "sha256:<hex>" of the blob that carried @p env
+ * @return 0 (see e->satisfied); -ENOMEM or another error: the caller fails closed (finish()).
+ */
+static int judge_envelope(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
+                          const char *blob_digest)
+{
+    const struct rw_att_req *cand[RW_MAX_ATTESTATION_TYPES];
+    struct rw_attest_judgement j[RW_MAX_ATTESTATION_TYPES];
+    size_t cand_k[RW_MAX_ATTESTATION_TYPES];
+    const char *vkey[RW_MAX_ATTESTATION_TYPES];
+    int8_t kstate[RW_MAX_KEYS];
+    size_t n = 0;
+    char keys[160];
+    char pt[128];
+    char q[96];
+    bool intoto = env->payload_type_len == strlen(RW_DSSE_INTOTO_TYPE) &&
+                  memcmp(env->payload_type, RW_DSSE_INTOTO_TYPE, env->payload_type_len) == 0;
+    int rc;
+
+    memset(kstate, 0, sizeof(kstate));
+    for (size_t k = 0; k < e->rule->n_attestations && k < RW_MAX_ATTESTATION_TYPES; k++) {
+        const struct rw_att_req *a = &e->rule->attestations[k];
+        const char *key = NULL;
+
+        if ((e->satisfied & (1u << k)) != 0) {
+            continue;
+        }
+        rc = req_verify(e, env, a, kstate, &key);
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+        if (rc != 0) {
+            names_list(a->signed_by, a->n_signed_by, keys, sizeof(keys));
+            req_problem(e, k, 1, "no envelope verifies with keys %s", keys);
+            continue;
+        }
+        if (!intoto) {
+            /* the signature is good, but only in-toto statements count (vector 7's legacy
+             * payload types do not) */
+            rw_cond_quote(env->payload_type, env->payload_type_len, 80, q, sizeof(q));
+            req_problem(e, k, 3,
+                        "an envelope verified with key %s has payload type %s, not "
+                        RW_DSSE_INTOTO_TYPE,
+                        key, q);
+            continue;
+        }
+        cand[n] = a;
+        cand_k[n] = k;
+        vkey[n] = key;
+        n++;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rc = rw_attest_statement_judge(env->payload, env->payload_len, e->digest, cand, n, j, pt,
+                                   sizeof(pt));
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = cand_k[i];
+
+        switch (j[i].result) {
+        case RW_ATTEST_OK:
+            e->satisfied |= 1u << k;
+            evidence_add(e, blob_digest);
+            break;
+        case RW_ATTEST_WRONG_TYPE:
+            rw_cond_quote(pt, strlen(pt), 80, q, sizeof(q));
+            req_problem(e, k, 2, "an envelope verified with key %s has predicate type %s",
+                        vkey[i], q);
+            break;
+        case RW_ATTEST_NO_SUBJECT:
+            req_problem(e, k, 4,
+                        "a statement verified with key %s has no subject with the sha256 of "
+                        "%.16s...",
+                        vkey[i], e->digest + 7);
+            break;
+        case RW_ATTEST_CONDITION:
+            req_problem(e, k, 5, "%s", j[i].why);
+            break;
+        default:
+            req_problem(e, k, 3, "an envelope verified with key %s carries no in-toto statement",
+                        vkey[i]);
+            break;
+        }
+    }
+    return 0;
 }
 
 static void on_envelope(struct rw_policy_eval *e)
@@ -530,14 +743,10 @@ static void on_envelope(struct rw_policy_eval *e)
     struct rw_dsse_envelope env;
     uint32_t all = (e->rule->n_attestations >= 32) ? UINT32_MAX
                                                    : ((1u << e->rule->n_attestations) - 1u);
-    uint32_t before = e->satisfied;
-    enum rw_attest_result worst = RW_ATTEST_WRONG_TYPE;
     char got[72];
-    char pt[128];
     int rc;
 
     memset(&env, 0, sizeof(env));
-    pt[0] = '\0';
     if (e->res_rc == -ENOMEM) {
         finish(e, -ENOMEM, NULL);
         return;
@@ -568,51 +777,11 @@ static void on_envelope(struct rw_policy_eval *e)
         att_problem(e, 2, "malformed DSSE envelope");
         goto next;
     }
-    rc = envelope_verify(e, &env);
-    if (rc == -ENOMEM) {
+    rc = judge_envelope(e, &env, l->digest);
+    if (rc != 0) {
         rw_dsse_envelope_fini(&env);
         finish(e, rc, NULL);
         return;
-    }
-    if (rc != 0) {
-        att_problem(e, 2, "envelope signature verifies with no listed key");
-        goto next;
-    }
-    /* the signature is good; only in-toto statements count (vector 7's legacy types do not) */
-    if (env.payload_type_len != strlen(RW_DSSE_INTOTO_TYPE) ||
-        memcmp(env.payload_type, RW_DSSE_INTOTO_TYPE, env.payload_type_len) != 0) {
-        att_problem(e, 2, "payload type %.80s is not " RW_DSSE_INTOTO_TYPE, env.payload_type);
-        goto next;
-    }
-    for (size_t k = 0; k < e->rule->n_attestations; k++) {
-        enum rw_attest_result res;
-
-        if ((e->satisfied & (1u << k)) != 0) {
-            continue;
-        }
-        rc = rw_attest_statement_check(env.payload, env.payload_len, e->digest,
-                                       e->rule->attestations[k], &res, pt, sizeof(pt));
-        if (rc != 0) {
-            rw_dsse_envelope_fini(&env);
-            finish(e, rc, NULL);
-            return;
-        }
-        if (res == RW_ATTEST_OK) {
-            e->satisfied |= 1u << k;
-            evidence_add(e, l->digest);
-        } else if (res != RW_ATTEST_WRONG_TYPE) {
-            worst = res;
-        }
-    }
-    if (e->satisfied == before) {
-        if (worst == RW_ATTEST_MALFORMED) {
-            att_problem(e, 2, "payload is not an in-toto statement");
-        } else if (worst == RW_ATTEST_NO_SUBJECT) {
-            att_problem(e, 2, "statement of type %.80s has no subject with sha256 of %.16s...", pt,
-                        e->digest + 7);
-        } else {
-            att_problem(e, 1, "verified statement has predicate type %.80s", pt);
-        }
     }
 next:
     rw_dsse_envelope_fini(&env);

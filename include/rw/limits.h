@@ -15,6 +15,12 @@
 #define RW_MAX_DSSE_SIGS          16u                  /* signatures examined per DSSE envelope */
 #define RW_MAX_DSSE_TYPE_LEN      256u                 /* DSSE payloadType, in-toto predicateType */
 #define RW_MAX_ATTESTATION_TYPES  16u                  /* require.attestations entries per rule */
+#define RW_MAX_CONDITIONS         16u                  /* conditions per attestation requirement */
+#define RW_MAX_COND_PATH_LEN      256u                 /* bytes of one condition path */
+#define RW_MAX_COND_SEGMENTS      16u                  /* dot-separated segments of a path */
+#define RW_MAX_COND_IN_VALUES     64u                  /* values of one `in` list */
+#define RW_MAX_COND_VALUE_LEN     1024u                /* bytes of one condition value */
+#define RW_MAX_COND_REACHED       4096u                /* values one wildcard path may reach */
 #define RW_MAX_REQ_LINE           8192u                /* request line (method + target) */
 #define RW_MAX_HEADER_BYTES       (64u * 1024u)        /* all request header fields together */
 #define RW_MAX_HEADERS            100u                 /* request header fields */

@@ -15,6 +15,95 @@
 #include "rw/limits.h"
 #include "rw/verdict-t.h"
 
+/* ------------------------------------------------------------------ attestation conditions */
+
+/*
+ * require.attestations entries in their full form (policy/README.md "Attestations"): a predicate
+ * type, the keys that may sign it, and conditions over the statement's `predicate`. The engine
+ * (policy/conditions.c) is pure: JSON in, a yes/no and one sanitised sentence out.
+ */
+enum rw_cond_op {
+    RW_COND_EQUALS = 0,
+    RW_COND_IN,
+    RW_COND_MATCHES,
+    RW_COND_AT_MOST,
+    RW_COND_OP_COUNT
+};
+enum rw_cond_type { RW_COND_STRING = 0, RW_COND_NUMBER, RW_COND_BOOL, RW_COND_TYPE_COUNT };
+
+struct rw_cond_value {
+    enum rw_cond_type type;
+    char *text;  /* owned; the value as written: the string, the number's digits, "true"/"false"
+                  * (messages and the policy hash use it) */
+    size_t len;  /* of text */
+    bool is_int; /* RW_COND_NUMBER without fraction or exponent, within int64 */
+    int64_t i;   /* is_int */
+    double num;  /* RW_COND_NUMBER (also set when is_int) */
+    bool b;      /* RW_COND_BOOL */
+};
+
+struct rw_cond {
+    char *path;                   /* owned; relative to `predicate`, valid per rw_cond_path_check */
+    enum rw_cond_op op;
+    struct rw_cond_value *values; /* owned; one, or 1..RW_MAX_COND_IN_VALUES for RW_COND_IN */
+    size_t n_values;
+    int line;
+};
+
+struct rw_att_req {
+    char *predicate_type; /* owned; in-toto predicateType URI */
+    char **signed_by;     /* owned; keys that may sign the envelope: the entry's own signed_by,
+                           * else a copy of the rule's (never empty after rw_config_load) */
+    size_t n_signed_by;
+    bool own_keys;        /* signed_by was given on the entry */
+    struct rw_cond *conds; /* owned; all must hold */
+    size_t n_conds;       /* <= RW_MAX_CONDITIONS */
+    int line;
+};
+
+/**
+ * Check a condition path: 1..RW_MAX_COND_PATH_LEN bytes, 1..RW_MAX_COND_SEGMENTS non-empty
+ * dot-separated segments, no control bytes, '*' only as a whole segment.
+ * @param[out] why  the problem, for a config error
+ * @return 0; RW_EINVAL.
+ */
+int rw_cond_path_check(const char *path, char *why, size_t cap);
+/** Check a glob for `matches` (fnmatch syntax: * ? [...] [!...] \x): RW_EINVAL if malformed. */
+int rw_cond_glob_check(const char *pattern, char *why, size_t cap);
+/**
+ * fnmatch(3) without FNM_PATHNAME or FNM_PERIOD over @p n bytes: '*' matches any run, '/'
+ * included. Worst case O(len(pattern) * n): one backtrack point (the last '*').
+ */
+bool rw_cond_glob_match(const char *pattern, const char *s, size_t n);
+/**
+ * A value from the config: @p plain (an unquoted YAML scalar) "true"/"false" is a bool and a
+ * JSON number is a number; anything else, and every quoted scalar, is a string.
+ * @return 0; RW_EINVAL (over RW_MAX_COND_VALUE_LEN, NUL byte); -ENOMEM. Ownership: fini @p out.
+ */
+int rw_cond_value_parse(const char *text, size_t len, bool plain, struct rw_cond_value *out);
+void rw_cond_value_fini(struct rw_cond_value *v);
+void rw_cond_fini(struct rw_cond *c);
+void rw_att_req_fini(struct rw_att_req *r);
+const char *rw_cond_op_str(enum rw_cond_op op);
+/**
+ * Evaluate @p conds over the JSON document @p json (a predicate): a path without '*' must exist
+ * and its value satisfy the check; with '*', the part before the first '*' must exist and be an
+ * array or object, and every value reached (at most RW_MAX_COND_REACHED; none is a pass) must
+ * satisfy it. Checks are JSON-type-strict; a value of another type fails.
+ * @param[out] failed  0 when all hold, else the 1-based index of the first that does not
+ * @param[out] why     when *failed: "condition <n> <path> <op> <value>: got <what>", printable
+ *                     ASCII only (the values quoted in it are sanitised and truncated)
+ * @return 0; RW_EPROTO (not JSON); RW_ETOOBIG (over RW_MAX_ENVELOPE_BYTES, too deep); -ENOMEM.
+ * Thread: any.
+ */
+int rw_cond_eval(const uint8_t *json, size_t n, const struct rw_cond *conds, size_t n_conds,
+                 size_t *failed, char *why, size_t cap);
+/**
+ * Quote @p n bytes for a deny detail: '"', printable ASCII kept ('"' and '\' escaped), any other
+ * byte as '?', cut with "..." after @p max bytes; always NUL-terminated within @p cap.
+ */
+void rw_cond_quote(const char *s, size_t n, size_t max, char *out, size_t cap);
+
 /* ------------------------------------------------------------------ config */
 
 enum rw_mode { RW_MODE_INHERIT = 0, RW_MODE_ENFORCE, RW_MODE_AUDIT };
@@ -84,13 +173,18 @@ struct rw_push_rule {
     int line;
 };
 
+/* require.signature_on: for a multi-platform image, which manifest the signature must be on
+ * (proxy/route_pull.c gives it meaning; policy/ parses and hashes it). */
+enum rw_sig_on { RW_SIG_ON_EITHER = 0, RW_SIG_ON_INDEX, RW_SIG_ON_MANIFEST, RW_SIG_ON_COUNT };
+
 struct rw_pull_rule {
     char *match;        /* owned */
     bool allow;         /* allow: true */
     char **signed_by;   /* owned; key names from keys: (validated at load) */
     size_t n_signed_by;
-    char **attestations; /* owned; require.attestations: in-toto predicate types, each must be
-                          * attested (sha256-<hex>.att) and verified with a signed_by key */
+    enum rw_sig_on signature_on; /* require.signature_on; RW_SIG_ON_EITHER default */
+    struct rw_att_req *attestations; /* owned; require.attestations: each must be met by one
+                                      * verified DSSE envelope (policy/README.md "Attestations") */
     size_t n_attestations; /* <= RW_MAX_ATTESTATION_TYPES */
     enum rw_mode mode;  /* RW_MODE_INHERIT = pull.mode */
     int line;
@@ -485,6 +579,7 @@ enum rw_attest_result {
     RW_ATTEST_MALFORMED,    /* not a JSON in-toto Statement (v1 or v0.1) */
     RW_ATTEST_WRONG_TYPE,   /* predicateType differs from the one required */
     RW_ATTEST_NO_SUBJECT,   /* no subject has digest.sha256 == the served digest */
+    RW_ATTEST_CONDITION,    /* a condition of the requirement does not hold */
     RW_ATTEST_RESULT_COUNT
 };
 
@@ -499,6 +594,27 @@ int rw_attest_statement_check(const uint8_t *p, size_t n, const char *digest,
                               const char *predicate_type, enum rw_attest_result *result,
                               char *predicate_out, size_t cap);
 const char *rw_attest_result_str(enum rw_attest_result r);
+
+/* What one statement says about one attestation requirement (rw_attest_statement_judge). */
+struct rw_attest_judgement {
+    enum rw_attest_result result; /* OK, MALFORMED, WRONG_TYPE, NO_SUBJECT or CONDITION */
+    size_t failed;                /* RW_ATTEST_CONDITION: 1-based index of the condition */
+    char why[200];                /* RW_ATTEST_CONDITION: rw_cond_eval's sentence */
+};
+
+/**
+ * Judge one statement against several requirements with one parse: each must find `_type`
+ * Statement v1 (or v0.1), its predicateType, a subject whose digest.sha256 is the hex of
+ * @p digest, and every condition holding over `predicate` (rw_cond_eval).
+ * @param[out] out            @p n_reqs judgements, in the order of @p reqs
+ * @param[out] predicate_out  when not NULL: the statement's predicateType, printable ASCII only
+ *                            (other bytes as '?'), truncated to @p cap; "" when unreadable
+ * @return 0; RW_EINVAL (bad arguments); -ENOMEM.
+ * Thread: any.
+ */
+int rw_attest_statement_judge(const uint8_t *p, size_t n, const char *digest,
+                              const struct rw_att_req *const *reqs, size_t n_reqs,
+                              struct rw_attest_judgement *out, char *predicate_out, size_t cap);
 
 /* ------------------------------------------------------------------ signer */
 
