@@ -554,14 +554,24 @@ static void decide(struct rw_pull *p)
             finish(p, 0, true, &v, true);
             return;
         }
-        /* before a cached deny: the child may have been refused before its index was seen */
-        if (inherit_from_index(p, &k, now)) {
+        /* before a cached deny: the child may have been refused before its index was seen;
+         * `signature_on: manifest` wants every manifest's own evidence */
+        if (p->rule->signature_on != RW_SIG_ON_MANIFEST && inherit_from_index(p, &k, now)) {
             return;
         }
         if (cached) {
             finish(p, 0, true, &v, true);
             return;
         }
+    }
+    if (p->rule->signature_on == RW_SIG_ON_INDEX && !p->info.is_index) {
+        /* a platform (or single) manifest's own signature does not count under this rule */
+        snprintf(detail, sizeof(detail),
+                 "rule %s needs the signature on an image index: no allowed index lists %s",
+                 p->rule->match, p->digest);
+        v = rw_verdict_fail_closed(RW_EPROTO, RW_REASON_NO_SIGNATURE, detail);
+        finish(p, 0, true, &v, false);
+        return;
     }
     rc = coalesce(p);
     if (rc != 0) {
