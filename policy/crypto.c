@@ -413,6 +413,72 @@ out:
     return 0;
 }
 
+/* EVP_PKEY_verify over a digest (no hashing here); ECDSA wants DER, RSA PKCS#1 v1.5 DigestInfo. */
+static int verify_prehashed(const struct rw_pubkey *pk, const uint8_t digest[32], const uint8_t *sig,
+                            size_t siglen)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk->pkey, NULL);
+    int ok = 0;
+
+    if (pctx == NULL) {
+        return -ENOMEM;
+    }
+    if (EVP_PKEY_verify_init(pctx) != 1 || EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1) {
+        goto out;
+    }
+    if (pk->kind == PK_RSA && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+        goto out;
+    }
+    ok = EVP_PKEY_verify(pctx, sig, siglen, digest, 32);
+out:
+    EVP_PKEY_CTX_free(pctx);
+    if (ok != 1) {
+        drain_errors("verify prehashed");
+        return RW_EBADSIG;
+    }
+    return 0;
+}
+
+int rw_pubkey_verify_digest(const struct rw_pubkey *pk, const uint8_t digest[32],
+                            const uint8_t *sig, size_t siglen)
+{
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    size_t field;
+    int rc;
+
+    if (pk == NULL || digest == NULL || sig == NULL || siglen == 0 || siglen > RW_MAX_SIG_BYTES) {
+        return RW_EBADSIG;
+    }
+    switch (pk->kind) {
+    case PK_RSA:
+        return verify_prehashed(pk, digest, sig, siglen);
+    case PK_EC_P256:
+    case PK_EC_P384:
+        field = pk->kind == PK_EC_P256 ? 32 : 48;
+        if (is_strict_der(sig, siglen)) {
+            rc = verify_prehashed(pk, digest, sig, siglen);
+            if (rc == 0 || siglen != 2 * field) {
+                return rc;
+            }
+        }
+        if (siglen != 2 * field) {
+            return RW_EBADSIG;
+        }
+        rc = raw_to_der(sig, siglen, &der, &derlen);
+        if (rc != 0) {
+            drain_errors("p1363 convert");
+            return rc == -ENOMEM ? -ENOMEM : RW_EBADSIG;
+        }
+        rc = verify_prehashed(pk, digest, der, derlen);
+        OPENSSL_free(der);
+        return rc;
+    case PK_ED25519: /* pure Ed25519 signs the message itself, never a digest of it */
+    default:
+        return RW_EBADSIG;
+    }
+}
+
 /* ------------------------------------------------------------------ base64 */
 
 static int b64_value(unsigned char c)

@@ -26,7 +26,19 @@
 #include "rw/mem.h"
 #include "rw/policy.h"
 
-enum eval_state { EV_SIG = 0, EV_LAYERS, EV_ATT, EV_ATT_LAYERS, EV_STATE_COUNT };
+enum eval_state {
+    EV_SIG = 0,
+    EV_LAYERS,
+    EV_ATT,
+    EV_ATT_LAYERS,
+    EV_REF_LIST,     /* referrers API pages, or the sha256-<hex> fallback tag */
+    EV_REF_MANIFEST, /* the next referrer manifest of the phase, fetched by digest */
+    EV_REF_LAYERS,   /* its layers: simple-signing payloads, DSSE envelopes, Sigstore bundles */
+    EV_STATE_COUNT
+};
+
+/* What the referrers listing does next (EV_REF_LIST). */
+enum ref_step { REF_FIRST = 0, REF_NEXT_PAGE, REF_TAG, REF_WAIT, REF_LISTED, REF_STEP_COUNT };
 
 struct rw_policy_eval {
     const struct rw_config *cfg;           /* borrowed: the caller holds a ref until cb */
@@ -75,6 +87,31 @@ struct rw_policy_eval {
     /* per requirement k (rule->attestations[k]): why no envelope met it, most telling kept */
     int req_rank[RW_MAX_ATTESTATION_TYPES]; /* 0 none .. 5 a condition failed (req_problem()) */
     char req_problem[RW_MAX_ATTESTATION_TYPES][200];
+    /* referrers: listed once per evaluation, scanned once per phase (signatures, attestations) */
+    enum ref_step ref_step;             /* what to ask next (REF_WAIT: an answer is due) */
+    enum ref_step ref_asked;            /* what the last request asked */
+    bool ref_unreadable;                /* part of the list could not be read */
+    struct rw_referrers refs;           /* owned */
+    unsigned ref_pages;                 /* API pages requested */
+    bool ref_listed_api;                /* the list came from the referrers API */
+    char *ref_next;                     /* owned; the next page's URL (same origin, checked) */
+    char *ref_url;                      /* owned; URL of the last page answered */
+    char *ref_link;                     /* owned; its Link header, or NULL */
+    char ref_ctype[128];                /* its Content-Type, "" when absent */
+    char ref_tag[80];                   /* "sha256-<hex>": the tag-schema fallback */
+    bool ref_sig_done;                  /* the signature phase consulted the referrers */
+    bool ref_att_done;                  /* the attestation phase consulted the referrers */
+    bool ref_att_phase;                 /* scanning for attestations (else signatures) */
+    size_t ref_i;                       /* next descriptor to consider */
+    bool ref_examined[RW_MAX_REFERRERS];
+    unsigned n_ref_fetched;             /* referrer manifests fetched (RW_MAX_REFERRER_ARTIFACTS) */
+    enum rw_referrer_kind ref_kind;     /* of the referrer manifest being examined */
+    char ref_digest[RW_MAX_DIGEST_LEN + 1];
+    struct rw_cosign_sig_manifest refm; /* owned; its layers */
+    size_t ref_layer;
+    bool sig_passed;                    /* a signature verified (sig_key, sig_where are set) */
+    bool att_from_ref;                  /* an attestation counted from a referrer */
+    char sig_where[176];                /* where the signature that passed was found */
     /* the blobs whose verified signatures count towards an allow (copied into the verdict) */
     unsigned n_evidence;
     char evidence[RW_MAX_EVIDENCE][72];
@@ -117,6 +154,8 @@ static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
 }
 
 static bool run(struct rw_policy_eval *e);
+static bool ref_enter(struct rw_policy_eval *e, bool att_phase);
+static void ref_where(const struct rw_policy_eval *e, const char *tag, char *out, size_t cap);
 
 /* Record that the blob @p digest carried a verified signature the verdict rests on. */
 static void evidence_add(struct rw_policy_eval *e, const char *digest)
@@ -138,6 +177,11 @@ static bool maybe_free(struct rw_policy_eval *e)
         rw_buf_fini(&e->body);
         rw_cosign_sig_manifest_fini(&e->sigm);
         rw_cosign_sig_manifest_fini(&e->attm);
+        rw_cosign_sig_manifest_fini(&e->refm);
+        rw_referrers_fini(&e->refs);
+        rw_free(e->ref_next);
+        rw_free(e->ref_url);
+        rw_free(e->ref_link);
         rw_free(e);
         return true;
     }
@@ -193,12 +237,10 @@ static void allow(struct rw_policy_eval *e, const char *key)
     memcpy(v.evidence, e->evidence, sizeof(v.evidence));
     if (e->rule->n_attestations > 0) {
         textf(v.detail, sizeof(v.detail),
-              "signature layer %zu of %s verified with key %s; %zu attestation type(s) in %s "
-              "verified",
-              e->sig_layer + 1, e->sig_tag, key, e->rule->n_attestations, e->att_tag);
+              "%s verified with key %s; %zu attestation type(s) in %s%s verified", e->sig_where,
+              key, e->rule->n_attestations, e->att_tag, e->att_from_ref ? " and referrers" : "");
     } else {
-        textf(v.detail, sizeof(v.detail), "signature layer %zu of %s verified with key %s",
-              e->layer + 1, e->sig_tag, key);
+        textf(v.detail, sizeof(v.detail), "%s verified with key %s", e->sig_where, key);
     }
     v.time = (int64_t)time(NULL);
     finish(e, 0, &v);
@@ -210,6 +252,9 @@ static void conclude(struct rw_policy_eval *e)
     char keys[160];
     char detail[256];
 
+    if (ref_enter(e, false)) {
+        return; /* the .sig tag gave no allow: the referrers may */
+    }
     key_list(e->rule, keys, sizeof(keys));
     if (e->n_upstream > 0) {
         /* a layer we could not read might have been the valid one: no decision */
@@ -223,8 +268,11 @@ static void conclude(struct rw_policy_eval *e)
                  e->digest, e->first_bad != NULL ? e->first_bad : "malformed", keys);
         deny(e, RW_REASON_BAD_SIGNATURE, detail);
     } else {
-        textf(detail, sizeof(detail), "no cosign signature for %s (keys: %s)", e->digest,
-                 keys);
+        char where[128];
+
+        ref_where(e, e->sig_tag, where, sizeof(where));
+        textf(detail, sizeof(detail), "no cosign signature for %s (looked in %s; keys: %s)",
+              e->digest, where, keys);
         deny(e, RW_REASON_NO_SIGNATURE, detail);
     }
 }
@@ -257,10 +305,28 @@ static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
     e->first_bad = e->first_bad_buf;
 }
 
+/* Is every attestation type of the rule satisfied? */
+static bool att_all(const struct rw_policy_eval *e)
+{
+    uint32_t all = (e->rule->n_attestations >= 32) ? UINT32_MAX
+                                                   : ((1u << e->rule->n_attestations) - 1u);
+
+    return (e->satisfied & all) == all;
+}
+
 /* A signature passed: allow, or go on to the attestations the rule requires. */
 static void signature_ok(struct rw_policy_eval *e, const char *key)
 {
-    if (e->rule->n_attestations == 0) {
+    e->sig_passed = true;
+    if (e->state == EV_REF_LAYERS) {
+        textf(e->sig_where, sizeof(e->sig_where), "%s layer %zu of referrer %s",
+              e->ref_kind == RW_REFERRER_BUNDLE ? "Sigstore bundle" : "signature",
+              e->ref_layer + 1, e->ref_digest);
+    } else {
+        textf(e->sig_where, sizeof(e->sig_where), "signature layer %zu of %s", e->layer + 1,
+              e->sig_tag);
+    }
+    if (e->rule->n_attestations == 0 || att_all(e)) {
         allow(e, key);
         return;
     }
@@ -316,6 +382,13 @@ static void att_conclude(struct rw_policy_eval *e)
     const char *why;
     size_t mk = 0;
 
+    if (att_all(e)) {
+        allow(e, e->sig_key); /* referrers satisfied what the .att tag did not */
+        return;
+    }
+    if (ref_enter(e, true)) {
+        return; /* the .att tag left a type unmet: the referrers may have it */
+    }
     if (e->n_att_upstream > 0) {
         finish(e, RW_EUPSTREAM, NULL); /* an unread layer might have been the one */
         return;
@@ -338,8 +411,11 @@ static void att_conclude(struct rw_policy_eval *e)
         why = "no DSSE envelope";
     }
     if (e->att_absent) {
-        textf(detail, sizeof(detail), "no attestation of type %s for %s (no %s); keys: %s",
-              missing, e->digest, e->att_tag, keys);
+        char where[128];
+
+        ref_where(e, e->att_tag, where, sizeof(where));
+        textf(detail, sizeof(detail), "no attestation of type %s for %s (looked in %s); keys: %s",
+              missing, e->digest, where, keys);
     } else {
         textf(detail, sizeof(detail), "attestation %zu (%s, keys %s) not met: %s", mk + 1, missing,
               keys, why);
@@ -452,6 +528,21 @@ static void on_sig_manifest(struct rw_policy_eval *e)
     e->layer = 0;
 }
 
+/* The simple-signing layer on_payload examines: of the .sig manifest, or of a referrer's. */
+static const struct rw_cosign_sig_layer *payload_layer(const struct rw_policy_eval *e)
+{
+    return e->state == EV_REF_LAYERS ? &e->refm.layers[e->ref_layer] : &e->sigm.layers[e->layer];
+}
+
+static void payload_next(struct rw_policy_eval *e)
+{
+    if (e->state == EV_REF_LAYERS) {
+        e->ref_layer++;
+    } else {
+        e->layer++;
+    }
+}
+
 /* 1-based number of the signature layer on_payload examines (for details). */
 static size_t sig_layer_no(const struct rw_policy_eval *e)
 {
@@ -494,7 +585,7 @@ static int payload_verify(struct rw_policy_eval *e, const struct rw_cosign_sig_l
 
 static void on_payload(struct rw_policy_eval *e)
 {
-    const struct rw_cosign_sig_layer *l = &e->sigm.layers[e->layer];
+    const struct rw_cosign_sig_layer *l = payload_layer(e);
     struct rw_cosign_payload pl;
     const char *key = NULL;
     char got[72];
@@ -552,7 +643,7 @@ static void on_payload(struct rw_policy_eval *e)
     signature_ok(e, key);
     return;
 next:
-    e->layer++;
+    payload_next(e);
 }
 
 static void on_att_manifest(struct rw_policy_eval *e)
@@ -792,11 +883,599 @@ next:
     e->att_layer++;
 }
 
+/* ------------------------------------------------------------------ referrers (OCI 1.1) */
+
+/* "sha256-<hex>.sig and 3 referrers": where evidence was looked for, for deny details. */
+static void ref_where(const struct rw_policy_eval *e, const char *tag, char *out, size_t cap)
+{
+    if (e->ops->fetch_referrers == NULL) {
+        textf(out, cap, "%s", tag);
+    } else if (e->ref_step == REF_LISTED && !e->ref_listed_api) {
+        textf(out, cap, "%s and %zu referrers (fallback tag)", tag, e->refs.n);
+    } else {
+        textf(out, cap, "%s and %zu referrers", tag, e->refs.n);
+    }
+}
+
+/* Something about a referrer that keeps it from counting, into the counters of the phase being
+ * decided: @p upstream = could not be read (an unread one might have been the valid one). */
+static void ref_trouble(struct rw_policy_eval *e, bool upstream, const char *why)
+{
+    if (upstream) {
+        e->ref_unreadable = true;
+    }
+    if (e->ref_att_phase) {
+        if (upstream) {
+            e->n_att_upstream++;
+        } else {
+            att_problem(e, 2, "%s", why);
+        }
+    } else if (upstream) {
+        e->n_upstream++;
+    } else {
+        bad(e, why);
+    }
+}
+
+/*
+ * Before a phase concludes without an allow, consult the referrers: the list is fetched once per
+ * evaluation, then scanned once per phase for the artifact types of that phase.
+ * @return true when the evaluation goes on there.
+ */
+static bool ref_enter(struct rw_policy_eval *e, bool att_phase)
+{
+    bool *done = att_phase ? &e->ref_att_done : &e->ref_sig_done;
+
+    if (*done || e->ops->fetch_referrers == NULL) {
+        return false;
+    }
+    *done = true;
+    e->ref_att_phase = att_phase;
+    e->ref_i = 0;
+    if (e->ref_step == REF_LISTED) {
+        if (e->ref_unreadable) {
+            ref_trouble(e, true, NULL); /* part of the list could not be read */
+        }
+        e->state = EV_REF_MANIFEST;
+    } else {
+        e->state = EV_REF_LIST;
+    }
+    return true;
+}
+
+static void ref_listed(struct rw_policy_eval *e)
+{
+    e->ref_step = REF_LISTED;
+    e->state = EV_REF_MANIFEST;
+    e->ref_i = 0;
+    if (e->refs.n_ignored > 0) {
+        rw_log_debug(POLICY, "eval: %s: %zu referrers over the limit of %u ignored", e->digest,
+                     e->refs.n_ignored, RW_MAX_REFERRERS);
+    }
+}
+
+/* A referrers page: keep its headers, then the common result path. */
+static void on_ref_page(void *arg, int rc, const struct rw_policy_referrers_page *pg)
+{
+    struct rw_policy_eval *e = arg;
+
+    if (e->outstanding > 0 && !e->cancelled && !e->finished && pg != NULL) {
+        rw_free_clear(&e->ref_url);
+        rw_free_clear(&e->ref_link);
+        e->ref_ctype[0] = '\0';
+        if (pg->content_type != NULL && strlen(pg->content_type) < sizeof(e->ref_ctype)) {
+            memcpy(e->ref_ctype, pg->content_type, strlen(pg->content_type) + 1);
+        }
+        if ((pg->url != NULL && (e->ref_url = rw_strdup(pg->url)) == NULL) ||
+            (pg->link != NULL && (e->ref_link = rw_strdup(pg->link)) == NULL)) {
+            rc = -ENOMEM;
+        }
+    }
+    on_fetch(arg, rc, pg != NULL ? pg->status : 0, pg != NULL ? pg->body : NULL,
+             pg != NULL ? pg->len : 0);
+}
+
+/* Statuses after which go-containerregistry reads the sha256-<hex> tag instead (§1.9). */
+static bool ref_no_api(int status, const char *ctype)
+{
+    if (status == 200) {
+        return strcmp(ctype, RW_MT_OCI_INDEX) != 0;
+    }
+    return status == 400 || status == 404 || status == 405 || status == 406 || status == 501;
+}
+
+/* The fallback tag's answer: 404 or a non-index means no referrers (§1.9). */
+static void on_ref_tag(struct rw_policy_eval *e)
+{
+    int rc;
+
+    if (e->res_status == 404 && not_found_body(e->body.data, e->body.len)) {
+        ref_listed(e);
+        return;
+    }
+    if (e->res_status != 200) {
+        rw_log_debug(POLICY, "eval: %s: upstream answered %d", e->ref_tag, e->res_status);
+        ref_trouble(e, true, NULL);
+        ref_listed(e);
+        return;
+    }
+    rc = e->res_too_big ? RW_ETOOBIG : rw_referrers_parse(e->body.data, e->body.len, &e->refs);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        rw_log_debug(POLICY, "eval: %s is not a referrers index: no referrers", e->ref_tag);
+    }
+    ref_listed(e);
+}
+
+static void on_ref_list(struct rw_policy_eval *e)
+{
+    int rc;
+
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0) {
+        rw_log_debug(POLICY, "eval: referrers of %s: transport error: %s", e->digest,
+                     rw_strerror(e->res_rc));
+        ref_trouble(e, true, NULL);
+        ref_listed(e);
+        return;
+    }
+    if (e->ref_asked == REF_TAG) {
+        on_ref_tag(e);
+        return;
+    }
+    if (e->ref_asked == REF_FIRST && ref_no_api(e->res_status, e->ref_ctype)) {
+        e->ref_step = REF_TAG; /* no referrers API: the tag schema */
+        return;
+    }
+    if (e->res_status != 200 || strcmp(e->ref_ctype, RW_MT_OCI_INDEX) != 0) {
+        rw_log_debug(POLICY, "eval: referrers of %s: upstream answered %d (%s)", e->digest,
+                     e->res_status, e->ref_ctype);
+        ref_trouble(e, true, NULL);
+        ref_listed(e);
+        return;
+    }
+    rc = e->res_too_big ? RW_ETOOBIG : rw_referrers_parse(e->body.data, e->body.len, &e->refs);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        ref_trouble(e, false, "malformed referrers index");
+        ref_listed(e);
+        return;
+    }
+    e->ref_listed_api = true;
+    if (e->ref_link == NULL || e->refs.n >= RW_MAX_REFERRERS) {
+        ref_listed(e);
+        return;
+    }
+    rw_free_clear(&e->ref_next);
+    rc = e->ref_url != NULL ? rw_referrers_next(e->ref_url, e->ref_link, &e->ref_next) : RW_EPROTO;
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc == -ENOENT) {
+        ref_listed(e);
+        return;
+    }
+    if (rc != 0) {
+        /* invariant 4: a Link header never makes regwarden dial another host */
+        rw_log_warn(POLICY, "eval: referrers of %s: Link rel=\"next\" leaves the upstream; not "
+                            "followed", e->digest);
+        ref_trouble(e, true, NULL);
+        ref_listed(e);
+        return;
+    }
+    if (e->ref_pages >= RW_MAX_REFERRERS_PAGES) {
+        rw_log_debug(POLICY, "eval: referrers of %s: more than %u pages; the rest ignored",
+                     e->digest, RW_MAX_REFERRERS_PAGES);
+        ref_listed(e);
+        return;
+    }
+    e->ref_step = REF_NEXT_PAGE;
+}
+
+static bool ref_wanted(const struct rw_policy_eval *e, enum rw_referrer_kind k)
+{
+    if (k == RW_REFERRER_BUNDLE) {
+        return true; /* a signature or an attestation: only its content tells */
+    }
+    return k == (e->ref_att_phase ? RW_REFERRER_COSIGN_ATT : RW_REFERRER_COSIGN_SIG);
+}
+
+static void on_ref_manifest(struct rw_policy_eval *e)
+{
+    struct rw_referrer_manifest rm;
+    char got[72];
+    int rc;
+
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
+        ref_trouble(e, true, NULL);
+        return;
+    }
+    if (e->res_status == 404) {
+        ref_trouble(e, false, "referrer manifest missing");
+        return;
+    }
+    if (e->res_too_big) {
+        ref_trouble(e, false, "referrer manifest over the size limit");
+        return;
+    }
+    rw_sha256_digest(e->body.data, e->body.len, got);
+    if (strcmp(got, e->ref_digest) != 0) {
+        ref_trouble(e, false, "referrer manifest digest mismatch");
+        return;
+    }
+    rc = rw_referrer_manifest_parse(e->body.data, e->body.len, &rm);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        ref_trouble(e, false, "malformed referrer manifest");
+        return;
+    }
+    if (strcmp(rm.subject, e->digest) != 0) {
+        /* the index is not authenticated: only the manifest's own subject binds it to us */
+        ref_trouble(e, false, "referrer manifest names another subject");
+        return;
+    }
+    if (!ref_wanted(e, rm.kind)) {
+        ref_trouble(e, false, "referrer manifest is not of the artifact type its index names");
+        return;
+    }
+    rw_cosign_sig_manifest_fini(&e->refm);
+    rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->refm);
+    if (rc == -ENOMEM) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (rc != 0) {
+        ref_trouble(e, false, "malformed referrer manifest");
+        return;
+    }
+    e->ref_kind = rm.kind;
+    e->ref_layer = 0;
+    e->state = EV_REF_LAYERS;
+}
+
+/* An envelope found through a referrer (a cosign .att-style layer, or a Sigstore bundle's DSSE):
+ * the one attestation judgement (judge_envelope), then an allow when a signature already passed
+ * and nothing is unmet. @return 0; -ENOMEM or another error (the caller fails closed). */
+static int ref_judge_att(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
+                         const char *blob)
+{
+    uint32_t before = e->satisfied;
+    int rc = judge_envelope(e, env, blob);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (e->satisfied != before) {
+        e->att_from_ref = true;
+    }
+    if (e->sig_passed && att_all(e)) {
+        allow(e, e->sig_key);
+    }
+    return 0;
+}
+
+/* A messageSignature bundle: a signature when it signs this very digest with a listed key. */
+static int ref_bundle_message(struct rw_policy_eval *e, const struct rw_bundle *b,
+                              const char *blob)
+{
+    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+        int rc;
+
+        if (kc == NULL || kc->vault_key != NULL) {
+            continue; /* no prehashed verify over Vault key versions: never an allow */
+        }
+        rc = rw_bundle_verify_message(b, e->digest, kc->pub);
+        if (rc == 0) {
+            evidence_add(e, blob);
+            signature_ok(e, kc->name);
+            return 0;
+        }
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+        if (rc == RW_ESIGFORMAT) {
+            bad(e, "Sigstore bundle message signature is not over this digest with SHA2_256");
+            return 0;
+        }
+    }
+    e->n_untrusted++;
+    return 0;
+}
+
+/* A DSSE bundle over a sigstore.dev/cosign/sign/v1 statement (cosign v3 `cosign sign`). */
+static int ref_bundle_dsse_sig(struct rw_policy_eval *e, const struct rw_bundle *b,
+                               enum rw_attest_result res, const char *blob)
+{
+    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
+        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
+        int rc;
+
+        if (kc == NULL) {
+            continue;
+        }
+        rc = kc->vault_key != NULL ? rw_dsse_verify_keyring(&b->env, e->cfg->keyring, kc->ring_id)
+                                   : rw_dsse_verify(&b->env, kc->pub);
+        if (rc == -ENOMEM) {
+            return rc;
+        }
+        if (rc != 0) {
+            continue;
+        }
+        if (res != RW_ATTEST_OK) {
+            bad(e, "Sigstore bundle signs another image digest");
+            return 0;
+        }
+        evidence_add(e, blob);
+        signature_ok(e, kc->name);
+        return 0;
+    }
+    e->n_untrusted++;
+    return 0;
+}
+
+/* One Sigstore bundle layer (already digest-checked): a signature or an attestation. */
+static int ref_bundle(struct rw_policy_eval *e, const char *blob)
+{
+    struct rw_bundle *b = rw_calloc(1, sizeof(*b));
+    enum rw_attest_result res;
+    char pt[128];
+    int rc;
+
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    rc = rw_bundle_parse(e->body.data, e->body.len, b);
+    if (rc != 0) {
+        if (rc != -ENOMEM) {
+            ref_trouble(e, false, "malformed Sigstore bundle");
+            rc = 0;
+        }
+        rw_free(b);
+        return rc;
+    }
+    if (b->content == RW_BUNDLE_MESSAGE_SIGNATURE) {
+        rc = e->ref_att_phase ? 0 : ref_bundle_message(e, b, blob);
+        goto out;
+    }
+    if (b->env.payload_type_len != strlen(RW_DSSE_INTOTO_TYPE) ||
+        memcmp(b->env.payload_type, RW_DSSE_INTOTO_TYPE, b->env.payload_type_len) != 0) {
+        ref_trouble(e, false, "Sigstore bundle payload is not an in-toto statement");
+        goto out;
+    }
+    /* routing only: the predicate type says which judgement applies; both verify first */
+    rc = rw_attest_statement_check(b->env.payload, b->env.payload_len, e->digest,
+                                   RW_COSIGN_SIGN_PREDICATE, &res, pt, sizeof(pt));
+    if (rc != 0) {
+        goto out;
+    }
+    if (res == RW_ATTEST_MALFORMED) {
+        ref_trouble(e, false, "Sigstore bundle payload is not an in-toto statement");
+    } else if (res == RW_ATTEST_WRONG_TYPE) {
+        if (e->rule->n_attestations > 0) {
+            rc = ref_judge_att(e, &b->env, blob); /* cosign attest --new-bundle-format */
+        }
+    } else if (!e->ref_att_phase) {
+        rc = ref_bundle_dsse_sig(e, b, res, blob);
+    }
+out:
+    rw_bundle_fini(b);
+    rw_free(b);
+    return rc;
+}
+
+/* A DSSE envelope layer of a cosign attestation referrer (the .att layout). */
+static int ref_envelope(struct rw_policy_eval *e, const char *blob)
+{
+    struct rw_dsse_envelope env;
+    int rc;
+
+    memset(&env, 0, sizeof(env));
+    rc = rw_dsse_envelope_parse(e->body.data, e->body.len, &env);
+    if (rc == -ENOMEM) {
+        return rc;
+    }
+    if (rc != 0) {
+        att_problem(e, 2, "malformed DSSE envelope in a referrer");
+        return 0;
+    }
+    rc = ref_judge_att(e, &env, blob);
+    rw_dsse_envelope_fini(&env);
+    return rc;
+}
+
+static void on_ref_layer(struct rw_policy_eval *e)
+{
+    const struct rw_cosign_sig_layer *l;
+    char got[72];
+    int rc;
+
+    if (e->ref_kind == RW_REFERRER_COSIGN_SIG) {
+        on_payload(e); /* the same checks as a .sig layer */
+        return;
+    }
+    l = &e->refm.layers[e->ref_layer];
+    if (e->res_rc == -ENOMEM) {
+        finish(e, -ENOMEM, NULL);
+        return;
+    }
+    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
+        ref_trouble(e, true, NULL);
+        goto next;
+    }
+    if (e->res_status == 404) {
+        ref_trouble(e, false, "referrer layer blob missing");
+        goto next;
+    }
+    if (e->res_too_big) {
+        ref_trouble(e, false, "referrer layer over the size limit");
+        goto next;
+    }
+    rw_sha256_digest(e->body.data, e->body.len, got);
+    if (strcmp(got, l->digest) != 0) {
+        ref_trouble(e, false, "referrer layer digest mismatch");
+        goto next;
+    }
+    rc = e->ref_kind == RW_REFERRER_BUNDLE ? ref_bundle(e, l->digest) : ref_envelope(e, l->digest);
+    if (rc != 0) {
+        finish(e, rc, NULL);
+        return;
+    }
+    if (e->finished || e->state != EV_REF_LAYERS) {
+        return; /* allowed, or a signature passed and the attestations come next */
+    }
+next:
+    e->ref_layer++;
+}
+
+/* A fetch op that failed without calling back (and by contract will not): a transport error. */
+static void ref_issued(struct rw_policy_eval *e, int rc)
+{
+    if (rc != 0 && e->outstanding > 0 && !e->have_result) {
+        e->outstanding--;
+        e->have_result = true;
+        e->res_rc = rc < 0 ? rc : RW_EUPSTREAM;
+        e->res_status = 0;
+        e->res_too_big = false;
+        rw_buf_reset(&e->body);
+    }
+}
+
+/* The next referrer manifest of this phase (bounded), or NULL when the scan is over. */
+static const struct rw_referrer *ref_next_desc(struct rw_policy_eval *e)
+{
+    for (; e->ref_i < e->refs.n; e->ref_i++) {
+        const struct rw_referrer *d = &e->refs.v[e->ref_i];
+
+        if (e->ref_examined[e->ref_i] || !ref_wanted(e, rw_referrer_kind_of(d->artifact_type))) {
+            continue;
+        }
+        if (e->n_ref_fetched >= RW_MAX_REFERRER_ARTIFACTS) {
+            rw_log_debug(POLICY, "eval: %s: more than %u signature referrers; the rest ignored",
+                         e->digest, RW_MAX_REFERRER_ARTIFACTS);
+            return NULL;
+        }
+        e->ref_examined[e->ref_i] = true;
+        if (strncmp(d->digest, "sha256:", 7) != 0 || d->size > RW_MAX_SIG_MANIFEST_BYTES) {
+            ref_trouble(e, false, "referrer manifest digest algorithm or size not supported");
+            continue;
+        }
+        e->ref_i++;
+        return d;
+    }
+    return NULL;
+}
+
+static void ref_issue(struct rw_policy_eval *e)
+{
+    const struct rw_cosign_sig_layer *l;
+    int rc;
+
+    if (e->state == EV_REF_LIST) {
+        if (e->ref_step != REF_FIRST && e->ref_step != REF_NEXT_PAGE && e->ref_step != REF_TAG) {
+            finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
+            return;
+        }
+        e->ref_asked = e->ref_step;
+        e->ref_step = REF_WAIT;
+        e->cur_max = RW_MAX_REFERRERS_PAGE_BYTES;
+        e->outstanding++;
+        if (e->ref_asked == REF_TAG) {
+            rc = e->ops->fetch_manifest(e->io, e->ref_tag, e->cur_max, on_fetch, e);
+        } else {
+            e->ref_pages++;
+            rc = e->ops->fetch_referrers(e->io, e->digest, NULL,
+                                         e->ref_asked == REF_NEXT_PAGE ? e->ref_next : NULL,
+                                         e->cur_max, on_ref_page, e);
+        }
+        ref_issued(e, rc);
+        return;
+    }
+    if (e->state == EV_REF_MANIFEST) {
+        const struct rw_referrer *d = ref_next_desc(e);
+
+        if (d == NULL) {
+            if (e->ref_att_phase) {
+                att_conclude(e);
+            } else {
+                conclude(e);
+            }
+            return;
+        }
+        e->n_ref_fetched++;
+        snprintf(e->ref_digest, sizeof(e->ref_digest), "%s", d->digest);
+        e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
+        e->outstanding++;
+        rc = e->ops->fetch_manifest(e->io, e->ref_digest, e->cur_max, on_fetch, e);
+        ref_issued(e, rc);
+        return;
+    }
+    for (;;) {
+        if (e->ref_layer >= e->refm.n_layers || e->ref_layer >= RW_MAX_REFERRER_LAYERS) {
+            rw_cosign_sig_manifest_fini(&e->refm);
+            e->state = EV_REF_MANIFEST;
+            return;
+        }
+        l = &e->refm.layers[e->ref_layer];
+        if (e->ref_kind == RW_REFERRER_COSIGN_SIG) {
+            if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
+                e->n_skipped++;
+            } else if (!l->sig_valid_b64 || l->sig_len == 0) {
+                bad(e, "missing or malformed signature annotation");
+            } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
+                bad(e, "payload over the size limit");
+            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
+                bad(e, "payload digest algorithm not supported");
+            } else {
+                e->cur_max = RW_MAX_PAYLOAD_BYTES;
+                break;
+            }
+        } else if (e->ref_kind == RW_REFERRER_COSIGN_ATT
+                       ? strcmp(l->media_type, RW_MT_DSSE_ENVELOPE) != 0
+                       : !rw_bundle_media_type_ok(l->media_type)) {
+            rw_log_debug(POLICY, "eval: referrer %s: layer of type %.80s skipped", e->ref_digest,
+                         l->media_type);
+        } else if (l->size > RW_MAX_ENVELOPE_BYTES) {
+            ref_trouble(e, false, "referrer layer over the size limit");
+        } else if (strncmp(l->digest, "sha256:", 7) != 0) {
+            ref_trouble(e, false, "referrer layer digest algorithm not supported");
+        } else {
+            e->cur_max = RW_MAX_ENVELOPE_BYTES;
+            break;
+        }
+        e->ref_layer++;
+    }
+    e->outstanding++;
+    rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
+    ref_issued(e, rc);
+}
+
 /* Start the next fetch, or conclude when there is nothing left to fetch. */
 static void issue_next(struct rw_policy_eval *e)
 {
     int rc;
 
+    if (e->state >= EV_REF_LIST) {
+        ref_issue(e);
+        return;
+    }
     if (e->state == EV_SIG) {
         if (e->sig_requested) {
             finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
@@ -891,6 +1570,12 @@ static bool run(struct rw_policy_eval *e)
                 on_payload(e);
             } else if (e->state == EV_ATT) {
                 on_att_manifest(e);
+            } else if (e->state == EV_REF_LIST) {
+                on_ref_list(e);
+            } else if (e->state == EV_REF_MANIFEST) {
+                on_ref_manifest(e);
+            } else if (e->state == EV_REF_LAYERS) {
+                on_ref_layer(e);
             } else {
                 on_envelope(e);
             }
@@ -923,6 +1608,7 @@ int rw_policy_eval_start(const struct rw_config *cfg, const struct rw_pull_rule 
         return RW_EINVAL;
     }
     snprintf(e->digest, sizeof(e->digest), "%s", digest);
+    snprintf(e->ref_tag, sizeof(e->ref_tag), "sha256-%s", digest + 7);
     e->cfg = cfg;
     e->rule = rule;
     e->ops = ops;

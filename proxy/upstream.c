@@ -330,6 +330,7 @@ bool rw_upstream_may_dial(const struct rw_upstream_cfg *up, const char *url)
  * callback, but the pull that owned the evidence_io may be gone by then. */
 struct evidence_fetch {
     rw_policy_fetch_cb *cb;
+    rw_policy_referrers_cb *rcb; /* referrers pages: also Content-Type, Link and the URL */
     void *arg;
     struct rw_httpc *httpc; /* borrowed: the worker's, lives as long as its loop */
     char *up_url;           /* owned; the upstream's origin */
@@ -360,6 +361,26 @@ static void evidence_free(struct evidence_fetch *f)
 static int evidence_send(struct evidence_fetch *f, const char *url, bool with_auth);
 
 static void on_retry(evutil_socket_t fd, short what, void *arg);
+
+/* The one place a fetch reports to policy/; @p h may be NULL (no answer). */
+static void evidence_report(struct evidence_fetch *f, int rc, int status, const struct rw_hdrs *h,
+                            const uint8_t *body, size_t len)
+{
+    if (f->rcb != NULL) {
+        struct rw_policy_referrers_page pg = {
+            .status = status,
+            .url = f->url,
+            .content_type = h != NULL ? rw_hdrs_get(h, "Content-Type") : NULL,
+            .link = h != NULL ? rw_hdrs_get(h, "Link") : NULL,
+            .body = body,
+            .len = len,
+        };
+
+        f->rcb(f->arg, rc, &pg);
+        return;
+    }
+    f->cb(f->arg, rc, status, body, len);
+}
 
 static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, const uint8_t *body,
                         size_t len)
@@ -421,7 +442,7 @@ static void on_evidence(void *arg, int rc, int status, const struct rw_hdrs *h, 
             rc = src;
         }
     }
-    f->cb(f->arg, rc, status, body, len);
+    evidence_report(f, rc, status, h, body, len);
     evidence_free(f);
 }
 
@@ -464,31 +485,29 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rc = evidence_send(f, f->url, f->with_auth);
     if (rc != 0) {
-        f->cb(f->arg, rc, 0, NULL, 0);
+        evidence_report(f, rc, 0, NULL, NULL, 0);
         evidence_free(f);
     }
 }
 
-static int evidence_get(struct rw_evidence_io *io, const char *kind, const char *ref, size_t max,
-                        rw_policy_fetch_cb *cb, void *arg)
+/* Start one evidence GET of @p url (on io->up's origin); exactly one of @p cb, @p rcb is set. */
+static int evidence_start(struct rw_evidence_io *io, const char *url, bool follow, size_t max,
+                          rw_policy_fetch_cb *cb, rw_policy_referrers_cb *rcb, void *arg)
 {
     struct evidence_fetch *f = NULL;
-    char *url = NULL;
     int rc = -ENOMEM;
 
     f = rw_calloc(1, sizeof(*f));
-    url = rw_upstream_url_for(io->up, io->repo, kind, ref);
-    if (f == NULL || url == NULL) {
+    if (f == NULL) {
         goto out;
     }
     f->cb = cb;
+    f->rcb = rcb;
     f->arg = arg;
     f->httpc = io->httpc;
     f->ca = io->up->ca;
     f->max = max;
-    /* manifests are never redirected by registries: following one could only reach a host
-     * the config never named; blobs may go to object storage (C02), if allowed_hosts says so */
-    f->follow = strcmp(kind, "blobs") == 0;
+    f->follow = follow;
     f->dial.url = rw_strdup(io->up->url);
     if (f->dial.url == NULL ||
         (io->up->allowed_hosts != NULL &&
@@ -513,6 +532,21 @@ out:
     if (f != NULL) {
         evidence_free(f);
     }
+    return rc;
+}
+
+static int evidence_get(struct rw_evidence_io *io, const char *kind, const char *ref, size_t max,
+                        rw_policy_fetch_cb *cb, void *arg)
+{
+    char *url = rw_upstream_url_for(io->up, io->repo, kind, ref);
+    int rc;
+
+    if (url == NULL) {
+        return -ENOMEM;
+    }
+    /* manifests are never redirected by registries: following one could only reach a host
+     * the config never named; blobs may go to object storage (C02), if allowed_hosts says so */
+    rc = evidence_start(io, url, strcmp(kind, "blobs") == 0, max, cb, NULL, arg);
     rw_free(url);
     return rc;
 }
@@ -528,7 +562,79 @@ static int fetch_blob(void *io, const char *digest, size_t max, rw_policy_fetch_
     return evidence_get(io, "blobs", digest, max, cb, arg);
 }
 
+/* artifactType values are media types: keep unreserved characters, percent-encode the rest */
+static int query_escape(const char *v, struct rw_buf *b)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+
+    for (const char *c = v; *c != '\0' && rc == 0; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+            rc = rw_buf_append(b, c, 1);
+        } else {
+            char e[3] = {'%', hex[(unsigned char)*c >> 4], hex[(unsigned char)*c & 15]};
+
+            rc = rw_buf_append(b, e, 3);
+        }
+    }
+    return rc;
+}
+
+/*
+ * The referrers API (PROTOCOLS.md §1.9), one page per call. A next-page URL comes from a Link
+ * header: it is followed only when it resolves on the upstream's own origin AND names this
+ * repository's referrers endpoint, so an upstream can neither send regwarden (and the
+ * registry credential) to another host nor to another path of its own.
+ */
+static int fetch_referrers(void *vio, const char *digest, const char *artifact_type,
+                           const char *next, size_t max, rw_policy_referrers_cb *cb, void *arg)
+{
+    struct rw_evidence_io *io = vio;
+    struct rw_buf url;
+    char *prefix = NULL;
+    int rc;
+
+    rw_buf_init(&url, RW_MAX_LINK_URL + 1024);
+    if (digest == NULL || !rw_oci_digest_valid(digest, strlen(digest))) {
+        return RW_EINVAL;
+    }
+    prefix = rw_asprintf("%s/v2/%s/referrers/", io->up->url, io->repo);
+    if (prefix == NULL) {
+        return -ENOMEM;
+    }
+    if (next != NULL) {
+        char *abs = rw_upstream_resolve(io->up, next);
+
+        if (abs == NULL || strncmp(abs, prefix, strlen(prefix)) != 0 ||
+            !rw_upstream_may_dial(io->up, abs)) {
+            rw_log_warn(UPSTREAM, "upstream %s: referrers Link to another origin or path not "
+                                  "followed", io->up->name);
+            rw_free(abs);
+            rw_free(prefix);
+            return RW_EPROTO;
+        }
+        rc = rw_buf_appends(&url, abs);
+        rw_free(abs);
+    } else {
+        rc = rw_buf_printf(&url, "%s%s", prefix, digest);
+        if (rc == 0 && artifact_type != NULL) {
+            rc = rw_buf_appends(&url, "?artifactType=");
+            if (rc == 0) {
+                rc = query_escape(artifact_type, &url);
+            }
+        }
+    }
+    rw_free(prefix);
+    if (rc == 0) {
+        rc = evidence_start(io, (const char *)url.data, false, max, NULL, cb, arg);
+    }
+    rw_buf_fini(&url);
+    return rc;
+}
+
 const struct rw_policy_fetch_ops rw_evidence_ops = {
     .fetch_manifest = fetch_manifest,
     .fetch_blob = fetch_blob,
+    .fetch_referrers = fetch_referrers,
 };

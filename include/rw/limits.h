@@ -15,6 +15,13 @@
 #define RW_MAX_DSSE_SIGS          16u                  /* signatures examined per DSSE envelope */
 #define RW_MAX_DSSE_TYPE_LEN      256u                 /* DSSE payloadType, in-toto predicateType */
 #define RW_MAX_ATTESTATION_TYPES  16u                  /* require.attestations entries per rule */
+#define RW_MAX_REFERRERS          128u                 /* referrer descriptors examined, all pages */
+#define RW_MAX_REFERRERS_PAGES    8u                   /* referrers API pages followed (Link next) */
+#define RW_MAX_REFERRERS_PAGE_BYTES (1u * 1024u * 1024u) /* one referrers page or fallback index */
+#define RW_MAX_REFERRER_ARTIFACTS 32u                  /* referrer manifests fetched per image */
+#define RW_MAX_REFERRER_LAYERS    8u                   /* layers examined per referrer manifest */
+#define RW_MAX_REFERRER_ANNOTATIONS 32u                /* annotations kept per referrer descriptor */
+#define RW_MAX_LINK_URL           4096u                /* a Link rel="next" target */
 #define RW_MAX_CONDITIONS         16u                  /* conditions per attestation requirement */
 #define RW_MAX_COND_PATH_LEN      256u                 /* bytes of one condition path */
 #define RW_MAX_COND_SEGMENTS      16u                  /* dot-separated segments of a path */

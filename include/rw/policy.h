@@ -324,6 +324,14 @@ int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
  */
 int rw_pubkey_verify_pss(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
                          const uint8_t *sig, size_t siglen);
+/**
+ * Verify @p sig over an already computed SHA-256 @p digest (Sigstore bundle messageSignature):
+ * ECDSA (DER, or raw r||s of the curve's size) and RSA PKCS#1 v1.5 with the SHA-256 DigestInfo.
+ * Ed25519 cannot verify a prehashed message: always RW_EBADSIG (fail closed).
+ * @return 0 valid; RW_EBADSIG invalid, malformed, or an Ed25519 key; -ENOMEM.
+ */
+int rw_pubkey_verify_digest(const struct rw_pubkey *pk, const uint8_t digest[32],
+                            const uint8_t *sig, size_t siglen);
 
 /**
  * Credential for registry @p hostport ("host[:port]") in a docker config.json: auths.<key>.auth
@@ -399,6 +407,12 @@ bool rw_oci_digest_valid(const char *s, size_t n);
 #define RW_SLSA_PROVENANCE_V1   "https://slsa.dev/provenance/v1"
 #define RW_ATTEST_BUILD_TYPE    "https://regwarden.dev/push/v1"
 #define RW_ATTEST_BUILDER_ID    "https://regwarden.dev/builder"
+/* Evidence found through referrers (PROTOCOLS.md §5.6, §5.7) */
+#define RW_AT_COSIGN_SIG        "application/vnd.dev.cosign.artifact.sig.v1+json"
+#define RW_AT_COSIGN_ATT        "application/vnd.dev.cosign.artifact.att.v1+json"
+#define RW_MT_BUNDLE_V03        "application/vnd.dev.sigstore.bundle.v0.3+json"
+#define RW_MT_BUNDLE_LEGACY     "application/vnd.dev.sigstore.bundle+json;version=" /* 0.1..0.3 */
+#define RW_COSIGN_SIGN_PREDICATE "https://sigstore.dev/cosign/sign/v1"
 /* Accept list for the proxy's own manifest fetches (gotcha 1). */
 #define RW_ACCEPT_ALL_MANIFESTS                                                                    \
     RW_MT_OCI_MANIFEST ", " RW_MT_OCI_INDEX ", " RW_MT_DOCKER_MANIFEST ", " RW_MT_DOCKER_LIST
@@ -616,6 +630,115 @@ int rw_attest_statement_judge(const uint8_t *p, size_t n, const char *digest,
                               const struct rw_att_req *const *reqs, size_t n_reqs,
                               struct rw_attest_judgement *out, char *predicate_out, size_t cap);
 
+/* ------------------------------------------------------------------ referrers (PROTOCOLS.md §1.9) */
+
+struct rw_referrer_ann {
+    char *key;   /* owned */
+    char *value; /* owned */
+};
+
+/* One descriptor of a referrers index. Nothing in it is authenticated: it only says what to
+ * fetch; the manifest fetched by digest decides. */
+struct rw_referrer {
+    char media_type[128];
+    char digest[RW_MAX_DIGEST_LEN + 1]; /* validated */
+    uint64_t size;
+    char artifact_type[128];            /* "" when absent */
+    struct rw_referrer_ann *ann;        /* owned; at most RW_MAX_REFERRER_ANNOTATIONS */
+    size_t n_ann;
+};
+
+struct rw_referrers {
+    struct rw_referrer *v; /* owned; at most RW_MAX_REFERRERS */
+    size_t n;
+    size_t n_ignored;      /* descriptors past RW_MAX_REFERRERS: never examined */
+};
+
+/**
+ * Append the manifests[] of one referrers index (an API page or the sha256-<hex> fallback tag)
+ * to @p acc. A page is taken whole or not at all: JSON object, schemaVersion 2, mediaType (when
+ * present) the OCI index type, manifests an array of objects with a string mediaType, a valid
+ * digest, an integer size >= 0, an optional string artifactType and string annotations. Past
+ * RW_MAX_REFERRERS descriptors are counted in n_ignored only.
+ * @return 0; RW_EPROTO malformed (@p acc untouched); RW_ETOOBIG (over
+ *         RW_MAX_REFERRERS_PAGE_BYTES, or too deep); -ENOMEM (@p acc untouched).
+ * Ownership: rw_referrers_fini @p acc (zero-initialised before the first call).  Thread: any.
+ */
+int rw_referrers_parse(const uint8_t *p, size_t n, struct rw_referrers *acc);
+void rw_referrers_fini(struct rw_referrers *r);
+
+/**
+ * The target of the rel="next" link of a Link header (RFC 8288), resolved against @p base (the
+ * absolute URL of the page that carried it). Only a target on the same origin as @p base
+ * (scheme, host and port; no userinfo, no backslash) is returned: a Link header must never make
+ * regwarden dial another host.
+ * @return 0 and *out (owned); -ENOENT no rel="next"; RW_EPROTO malformed, not http(s), or another
+ *         origin; RW_ETOOBIG over RW_MAX_LINK_URL; -ENOMEM.
+ */
+int rw_referrers_next(const char *base, const char *link, char **out);
+
+enum rw_referrer_kind {
+    RW_REFERRER_OTHER = 0,
+    RW_REFERRER_COSIGN_SIG, /* RW_AT_COSIGN_SIG: simple-signing layers, like a .sig manifest */
+    RW_REFERRER_COSIGN_ATT, /* RW_AT_COSIGN_ATT: DSSE layers, like an .att manifest */
+    RW_REFERRER_BUNDLE,     /* a Sigstore bundle (v0.1 to v0.3) as the layer */
+    RW_REFERRER_KIND_COUNT
+};
+/** The kind of an artifactType (exact strings; bundle media types of rw_bundle_media_type_ok). */
+enum rw_referrer_kind rw_referrer_kind_of(const char *artifact_type);
+
+struct rw_referrer_manifest {
+    enum rw_referrer_kind kind;          /* from artifactType, else config.mediaType */
+    char subject[RW_MAX_DIGEST_LEN + 1]; /* subject.digest (validated); "" when absent */
+};
+/**
+ * What decides a referrer manifest: its kind and its subject (the layers are read with
+ * rw_cosign_sig_manifest_parse, the same shape as a .sig/.att manifest).
+ * @return 0; RW_ESIGFORMAT (not an image manifest, malformed subject); RW_ETOOBIG; -ENOMEM.
+ */
+int rw_referrer_manifest_parse(const uint8_t *p, size_t n, struct rw_referrer_manifest *out);
+
+/* ------------------------------------------------------------------ Sigstore bundles (§5.7) */
+
+enum rw_bundle_content { RW_BUNDLE_NONE = 0, RW_BUNDLE_DSSE, RW_BUNDLE_MESSAGE_SIGNATURE };
+
+struct rw_bundle {
+    unsigned version;                /* minor version: 1, 2 or 3 */
+    enum rw_bundle_content content;
+    bool has_public_key;             /* verificationMaterial.publicKey (a hint only) */
+    bool has_certificate;            /* certificate or x509CertificateChain: carried, not checked */
+    size_t n_tlog_entries;           /* carried, not checked (key-based verification) */
+    struct rw_dsse_envelope env;     /* owned; content == RW_BUNDLE_DSSE */
+    char digest_alg[32];             /* messageSignature.messageDigest.algorithm, "" if absent */
+    uint8_t digest[64];              /* its decoded digest */
+    size_t digest_len;
+    uint8_t sig[RW_MAX_SIG_BYTES];   /* messageSignature.signature, decoded */
+    size_t sig_len;
+};
+
+/** The bundle media types: RW_MT_BUNDLE_V03 and RW_MT_BUNDLE_LEGACY + 0.1, 0.2, 0.3. */
+bool rw_bundle_media_type_ok(const char *mt);
+
+/**
+ * Parse a Sigstore bundle (JSON, <= RW_MAX_ENVELOPE_BYTES): a known mediaType, a
+ * verificationMaterial object, and exactly one of dsseEnvelope (parsed as rw_dsse_envelope_parse
+ * does) or messageSignature {messageDigest {algorithm, digest}, signature}.
+ * @return 0; RW_ESIGFORMAT (shape, media type); RW_ETOOBIG; -ENOMEM.
+ * Ownership: rw_bundle_fini @p out after success; untouched on failure.  Thread: any.
+ */
+int rw_bundle_parse(const uint8_t *p, size_t n, struct rw_bundle *out);
+void rw_bundle_fini(struct rw_bundle *b);
+
+/**
+ * A messageSignature bundle signs @p digest ("sha256:<hex>") when its messageDigest algorithm is
+ * SHA2_256, its digest equals @p digest, and its signature verifies over that digest with @p pk
+ * (rw_pubkey_verify_digest). DSSE bundles verify with rw_dsse_verify(&b->env, ...).
+ * @return 0; RW_ESIGFORMAT (no messageSignature, other algorithm, another digest); RW_EBADSIG;
+ *         -ENOMEM.
+ */
+int rw_bundle_verify_message(const struct rw_bundle *b, const char *digest,
+                             const struct rw_pubkey *pk);
+
 /* ------------------------------------------------------------------ signer */
 
 /* Called exactly once; may be called before rw_signer_sign returns (file signer).
@@ -656,6 +779,17 @@ void rw_signer_cancel(struct rw_signer_op **pop);
  * @p body is borrowed for the duration of the callback only. */
 typedef void rw_policy_fetch_cb(void *arg, int rc, int status, const uint8_t *body, size_t len);
 
+/* One referrers answer, borrowed for the duration of the callback only. */
+struct rw_policy_referrers_page {
+    int status;               /* HTTP status; 0 on transport error (then rc < 0) */
+    const char *url;          /* absolute URL that answered: the base of a relative Link */
+    const char *content_type; /* NULL when absent */
+    const char *link;         /* the Link header, NULL when absent */
+    const uint8_t *body;
+    size_t len;
+};
+typedef void rw_policy_referrers_cb(void *arg, int rc, const struct rw_policy_referrers_page *pg);
+
 /* Evidence I/O the proxy provides (R23). Each call must call @p cb exactly once, possibly before
  * returning. Both fetch from the image's own repository on its own upstream. */
 struct rw_policy_fetch_ops {
@@ -665,6 +799,13 @@ struct rw_policy_fetch_ops {
     /* GET /v2/<repo>/blobs/<digest>, body <= max (the caller checks the digest) */
     int (*fetch_blob)(void *io, const char *digest, size_t max, rw_policy_fetch_cb *cb,
                       void *arg);
+    /* GET /v2/<repo>/referrers/<digest>[?artifactType=<t>] (@p next NULL), or the next page
+     * @p next: an absolute URL the caller took from a Link header and checked to be on the
+     * previous page's origin (the op refuses one that leaves the upstream: it returns non-zero
+     * without calling back). No redirect is followed; body <= max. NULL: the upstream's
+     * referrers are not consulted (cosign tags only). */
+    int (*fetch_referrers)(void *io, const char *digest, const char *artifact_type,
+                           const char *next, size_t max, rw_policy_referrers_cb *cb, void *arg);
 };
 
 /* Called once with the decision. rc != 0 means "could not decide" (the caller fails closed). */

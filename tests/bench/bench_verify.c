@@ -43,7 +43,7 @@ static int fetch_blob(void *vio, const char *digest, size_t max, rw_policy_fetch
     return 0;
 }
 
-static const struct rw_policy_fetch_ops ops = {fetch_manifest, fetch_blob};
+static const struct rw_policy_fetch_ops ops = {fetch_manifest, fetch_blob, NULL}; /* no referrers */
 
 struct sig_out {
     struct rw_buf b64;

@@ -3,8 +3,9 @@
 
 The vectors were made by real signing tools (vectors/README.md). Their bytes are served AS-IS by
 upstream stand-ins (fakeup, in process: one that serves the referrers API, one that does not, like
-distribution 2.8) and pulled through ONE regwarden started for this module, configured with the
-vectors' own public keys. One test id per vector and variant.
+distribution 2.8) and pulled through regwarden (two, started once for the module: one for the
+signature rules, one for the attestation rules), configured with the vectors' own public keys. One
+test id per vector and variant.
 
 - Vectors 1, 2, 3 carry the manifest they sign: it is served as-is (Docker v2s2, its blobs are
   absent: a manifest pull does not need them), the `sha256-<hex>.sig` manifest is built here from
