@@ -2,7 +2,9 @@
 /*
  * policy/eval.c with require.attestations, on fake fetch ops: allow, missing-attestation (no .att,
  * wrong predicate type, wrong subject, wrong key, legacy payloadType, layer bound), two required
- * types, upstream errors failing closed, deferred callbacks and failmalloc.
+ * types, upstream errors failing closed, deferred callbacks and failmalloc; requirements with
+ * their own keys and conditions (provenance builder, vulnerability scan, SBOM), the evidence an
+ * allow records, and the signature path's verify-then-parse order.
  */
 #include <errno.h>
 
@@ -167,12 +169,11 @@ static struct got sign(struct rw_signer *s, const uint8_t *msg, size_t len)
     return g;
 }
 
+static struct fx *fx_new_yaml(const char *yaml);
+
 static struct fx *fx_new(void)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    char dir[1024];
-    char err[512];
-    const char *yaml = "upstreams: {r: 'http://h:1'}\n"
+    return fx_new_yaml("upstreams: {r: 'http://h:1'}\n"
                        "keys:\n"
                        "  team: {file: p256.pub}\n"
                        "  other: {file: other.pub}\n"
@@ -186,11 +187,20 @@ static struct fx *fx_new(void)
                        "        signed_by: [other, team]\n"
                        "        attestations: [https://slsa.dev/provenance/v1, " SBOM "]\n"
                        "    - match: 'r/plain/**'\n"
-                       "      require: {signed_by: [team]}\n";
+                       "      require: {signed_by: [team]}\n");
+}
 
-    assert_int_equal(rw_config_load_mem("att.yaml", pdata_dir(dir, sizeof(dir)), yaml,
-                                        strlen(yaml), &f->cfg, err, sizeof(err)),
-                     0);
+static struct fx *fx_new_yaml(const char *yaml)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    char dir[1024];
+    char err[512];
+
+    err[0] = '\0';
+    if (rw_config_load_mem("att.yaml", pdata_dir(dir, sizeof(dir)), yaml, strlen(yaml), &f->cfg,
+                           err, sizeof(err)) != 0) {
+        fail_msg("config: %s", err);
+    }
     assert_int_equal(
         rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/p256-sec1.key"), &f->team), 0);
     assert_int_equal(
@@ -211,8 +221,8 @@ static void fx_free(struct fx *f)
     free(f);
 }
 
-/* A valid cosign signature of @p digest by the team key. */
-static void add_sig(struct fx *f, const char *digest)
+/* The .sig of image @p digest: one layer, payload @p payload signed by the team key. */
+static void add_sig_payload(struct fx *f, const char *digest, const struct rw_buf *payload_in)
 {
     struct rw_buf payload;
     struct rw_buf b64;
@@ -226,7 +236,7 @@ static void add_sig(struct fx *f, const char *digest)
     rw_buf_init(&b64, 0);
     rw_buf_init(&cfg, 0);
     rw_buf_init(&man, 0);
-    assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
+    assert_int_equal(rw_buf_append(&payload, payload_in->data, payload_in->len), 0);
     g = sign(f->team, payload.data, payload.len);
     assert_int_equal(rw_base64_encode(g.sig, g.len, &b64), 0);
     rw_sha256_digest(payload.data, payload.len, pd);
@@ -240,6 +250,17 @@ static void add_sig(struct fx *f, const char *digest)
     rw_buf_fini(&b64);
     rw_buf_fini(&cfg);
     rw_buf_fini(&man);
+}
+
+/* A valid cosign signature of @p digest by the team key. */
+static void add_sig(struct fx *f, const char *digest)
+{
+    struct rw_buf payload;
+
+    rw_buf_init(&payload, 0);
+    assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
+    add_sig_payload(f, digest, &payload);
+    rw_buf_fini(&payload);
 }
 
 /* Append a raw layer (any media type, envelope bytes) to the .att manifest of @p digest. */
@@ -642,6 +663,302 @@ static void test_config(void **state)
     rw_config_unref(&c);
 }
 
+/* ------------------------------------------------------------------ requirements with conditions */
+
+#define VULN "https://cosign.sigstore.dev/attestation/vuln/v1"
+#define SPDX "https://spdx.dev/Document"
+#define BUILDER "spiffe://example.org/regwarden"
+
+static struct fx *fx_cond(void)
+{
+    return fx_new_yaml("upstreams: {r: 'http://h:1'}\n"
+                       "keys:\n"
+                       "  team: {file: p256.pub}\n"
+                       "  pipeline: {file: other.pub}\n"
+                       "pull:\n"
+                       "  rules:\n"
+                       "    - match: 'r/prov/**'\n"
+                       "      require:\n"
+                       "        signed_by: [team]\n"
+                       "        attestations:\n"
+                       "          - predicate_type: https://slsa.dev/provenance/v1\n"
+                       "            signed_by: [pipeline]\n"
+                       "            conditions:\n"
+                       "              - {path: runDetails.builder.id, equals: '" BUILDER "'}\n"
+                       "              - path: buildDefinition.externalParameters.repository\n"
+                       "                in: [team/app, team/web]\n"
+                       "              - {path: runDetails.builder.id, matches: 'spiffe://example.org/*'}\n"
+                       "    - match: 'r/scan/**'\n"
+                       "      require:\n"
+                       "        signed_by: [team]\n"
+                       "        attestations:\n"
+                       "          - predicate_type: " VULN "\n"
+                       "            conditions:\n"
+                       "              - path: 'scanner.result.Results.*.Vulnerabilities.*.Severity'\n"
+                       "                in: [LOW, MEDIUM, UNKNOWN]\n"
+                       "              - {path: scanner.result.summary.critical, at_most: 0}\n"
+                       "          - " SPDX "\n");
+}
+
+/* An envelope (in-toto, signed by @p s) around @p statement, appended to @p digest's .att. */
+static void add_stmt(struct fx *f, struct rw_signer *s, const char *digest, const char *statement,
+                     char blob_digest[72])
+{
+    struct rw_buf pae;
+    struct rw_buf env;
+    struct got g;
+
+    rw_buf_init(&pae, 0);
+    rw_buf_init(&env, 0);
+    assert_int_equal(rw_dsse_pae(RW_DSSE_INTOTO_TYPE, strlen(RW_DSSE_INTOTO_TYPE),
+                                 (const uint8_t *)statement, strlen(statement), &pae),
+                     0);
+    g = sign(s, pae.data, pae.len);
+    assert_int_equal(rw_dsse_envelope_build(RW_DSSE_INTOTO_TYPE, (const uint8_t *)statement,
+                                            strlen(statement), g.sig, g.len, &env),
+                     0);
+    if (blob_digest != NULL) {
+        rw_sha256_digest(env.data, env.len, blob_digest);
+    }
+    add_att_layer(f, digest, RW_MT_DSSE_ENVELOPE, env.data, env.len);
+    rw_buf_fini(&pae);
+    rw_buf_fini(&env);
+}
+
+/* regwarden's own provenance for @p digest with builder id @p builder, signed by @p s. */
+static void add_prov(struct fx *f, struct rw_signer *s, const char *digest, const char *builder,
+                     const char *repo, char blob_digest[72])
+{
+    struct rw_attest_params ap = {.subject_name = "r/prov/app", .digest = digest,
+                                  .repository = repo, .reference = "v1", .builder_id = builder,
+                                  .invocation_id = "t", .started_on = 1, .finished_on = 2};
+    struct rw_buf st;
+
+    rw_buf_init(&st, 0);
+    assert_int_equal(rw_attest_statement_build(&ap, &st), 0);
+    assert_int_equal(rw_buf_append(&st, "", 1), 0); /* NUL for add_stmt */
+    add_stmt(f, s, digest, (const char *)st.data, blob_digest);
+    rw_buf_fini(&st);
+}
+
+/* A statement of @p ptype for @p digest with predicate @p predicate (JSON). */
+static void add_pred(struct fx *f, struct rw_signer *s, const char *digest, const char *ptype,
+                     const char *predicate, char blob_digest[72])
+{
+    char st[2048];
+
+    snprintf(st, sizeof(st),
+             "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"x\","
+             "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":\"%s\",\"predicate\":%s}",
+             digest + 7, ptype, predicate);
+    add_stmt(f, s, digest, st, blob_digest);
+}
+
+static void test_cond_builder(void **state)
+{
+    struct fx *f;
+    struct result r;
+    char sig_blob[72];
+    char att_blob[72];
+    char tag[80];
+
+    (void)state;
+    /* the condition holds: allow, and the verdict names the signature and the envelope */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_prov(f, f->other, D1, BUILDER, "team/app", att_blob);
+    r = run_eval(f, "prov/app", D1);
+    expect(r, 0, true, RW_REASON_NONE, ".att verified");
+    assert_string_equal(r.v.key_id, "team");
+    assert_int_equal(r.v.n_evidence, 2);
+    assert_int_equal(rw_cosign_sig_tag(D1, tag), 0);
+    assert_true(strncmp(r.v.evidence[0], "sha256:", 7) == 0);
+    assert_string_not_equal(r.v.evidence[0], att_blob);
+    (void)sig_blob;
+    assert_string_equal(r.v.evidence[1], att_blob);
+    fx_free(f);
+
+    /* another builder: deny, naming the requirement, the condition and what was found */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_prov(f, f->other, D1, "spiffe://other.org/ci", "team/app", NULL);
+    r = run_eval(f, "prov/app", D1);
+    expect(r, 0, false, RW_REASON_MISSING_ATTESTATION,
+           "attestation 1 (https://slsa.dev/provenance/v1, keys pipeline) not met: condition 1 "
+           "runDetails.builder.id equals \"" BUILDER "\": got \"spiffe://other.org/ci\"");
+    assert_int_equal(r.v.n_evidence, 0);
+    fx_free(f);
+
+    /* the right builder for a repository not in the list */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_prov(f, f->other, D1, BUILDER, "team/evil", NULL);
+    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "condition 2 buildDefinition.externalParameters.repository in [\"team/app\", "
+           "\"team/web\"]: got \"team/evil\"");
+    fx_free(f);
+
+    /* a failing envelope before a passing one: the passing one counts */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_prov(f, f->other, D1, "spiffe://other.org/ci", "team/app", NULL);
+    add_prov(f, f->other, D1, BUILDER, "team/web", NULL);
+    expect(run_eval(f, "prov/app", D1), 0, true, RW_REASON_NONE, NULL);
+    fx_free(f);
+}
+
+static void test_cond_keys(void **state)
+{
+    struct fx *f;
+
+    (void)state;
+    /* a perfect provenance signed by the rule's key, but the requirement wants pipeline */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_prov(f, f->team, D1, BUILDER, "team/app", NULL);
+    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "attestation 1 (https://slsa.dev/provenance/v1, keys pipeline) not met: no envelope "
+           "verifies with keys pipeline");
+    fx_free(f);
+
+    /* no .att at all */
+    f = fx_cond();
+    add_sig(f, D1);
+    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "pipeline");
+    fx_free(f);
+}
+
+static void test_cond_vuln_scan(void **state)
+{
+    static const struct {
+        const char *predicate;
+        bool allow;
+        const char *detail;
+    } cases[] = {
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[{\"Target\":\"a\","
+         "\"Vulnerabilities\":[{\"Severity\":\"LOW\"},{\"Severity\":\"MEDIUM\"}]},"
+         "{\"Target\":\"b\"}]}}}",
+         true, NULL},
+        /* Trivy omits Vulnerabilities when there are none */
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[]}}}", true, NULL},
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":1},\"Results\":[{"
+         "\"Vulnerabilities\":[{\"Severity\":\"LOW\"},{\"Severity\":\"CRITICAL\"}]}]}}}",
+         false,
+         "attestation 1 (" VULN ", keys team) not met: condition 1 "
+         "scanner.result.Results.*.Vulnerabilities.*.Severity in [\"LOW\", \"MEDIUM\", "
+         "\"UNKNOWN\"]: got \"CRITICAL\" at scanner.result.Results.0.Vulnerabilities.1.Severity"},
+        /* a scanner result of another shape does not pass silently */
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Findings\":[]}}}", false,
+         "condition 1 scanner.result.Results.*.Vulnerabilities.*.Severity in [\"LOW\", \"MEDIUM\", "
+         "\"UNKNOWN\"]: scanner.result.Results not found"},
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":\"0\"},\"Results\":[]}}}", false,
+         "condition 2 scanner.result.summary.critical at_most 0: got \"0\""},
+        {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":2},\"Results\":[]}}}", false,
+         "condition 2 scanner.result.summary.critical at_most 0: got 2"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fx *f = fx_cond();
+        char vuln_blob[72];
+        char sbom_blob[72];
+        struct result r;
+
+        add_sig(f, D1);
+        add_pred(f, f->team, D1, VULN, cases[i].predicate, vuln_blob);
+        add_pred(f, f->team, D1, SPDX, "{\"spdxVersion\":\"SPDX-2.3\"}", sbom_blob);
+        r = run_eval(f, "scan/app", D1);
+        if (r.v.allow != cases[i].allow ||
+            (cases[i].detail != NULL && strstr(r.v.detail, cases[i].detail) == NULL)) {
+            fail_msg("case %zu: allow %d detail \"%s\"", i, r.v.allow, r.v.detail);
+        }
+        if (cases[i].allow) {
+            assert_int_equal(r.v.n_evidence, 3);
+            assert_string_equal(r.v.evidence[1], vuln_blob);
+            assert_string_equal(r.v.evidence[2], sbom_blob);
+        } else {
+            assert_int_equal(r.v.reason, RW_REASON_MISSING_ATTESTATION);
+        }
+        fx_free(f);
+    }
+}
+
+static void test_cond_sbom(void **state)
+{
+    struct fx *f;
+
+    (void)state;
+    /* the scan passes, the SBOM is absent: requirement 2 is named */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_pred(f, f->team, D1, VULN,
+             "{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[]}}}", NULL);
+    expect(run_eval(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "attestation 2 (" SPDX ", keys team) not met: an envelope verified with key team has "
+           "predicate type \"" VULN "\"");
+    fx_free(f);
+
+    /* the SBOM for another image does not count */
+    f = fx_cond();
+    add_sig(f, D1);
+    add_pred(f, f->team, D1, VULN,
+             "{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[]}}}", NULL);
+    {
+        char st[512];
+
+        snprintf(st, sizeof(st),
+                 "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"x\","
+                 "\"digest\":{\"sha256\":\"%s\"}}],\"predicateType\":\"" SPDX "\",\"predicate\":{}}",
+                 D2 + 7);
+        add_stmt(f, f->team, D1, st, NULL);
+    }
+    expect(run_eval(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "attestation 2 (" SPDX ", keys team) not met: a statement verified with key team has "
+           "no subject with the sha256 of");
+    fx_free(f);
+}
+
+/* Signature path: verified first, then the payload is read and must name this image. */
+static void test_sig_verified_then_parsed(void **state)
+{
+    struct fx *f;
+    struct rw_buf p;
+
+    (void)state;
+    /* signed by the team key, but for another image */
+    f = fx_new();
+    rw_buf_init(&p, 0);
+    assert_int_equal(rw_cosign_payload_build("r/team/app", D2, &p), 0);
+    add_sig_payload(f, D1, &p);
+    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
+           "signature layer 1 verifies with key team but signs " D2 " (not this image)");
+    rw_buf_fini(&p);
+    fx_free(f);
+
+    /* signed by the team key, but not a simple-signing payload */
+    f = fx_new();
+    rw_buf_init(&p, 0);
+    assert_int_equal(rw_buf_appends(&p, "{\"critical\":{\"type\":\"something else\"}}"), 0);
+    add_sig_payload(f, D1, &p);
+    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
+           "signature layer 1 verifies with key team but its payload is not a cosign "
+           "simple-signing payload");
+    rw_buf_fini(&p);
+    fx_free(f);
+
+    /* the same malformed payload under a key not listed: never read, untrusted-key */
+    f = fx_new_yaml("upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}, other: "
+                    "{file: other.pub}}\npull: {rules: [{match: 'r/**', require: {signed_by: "
+                    "[other]}}]}\n");
+    rw_buf_init(&p, 0);
+    assert_int_equal(rw_buf_appends(&p, "not json"), 0);
+    add_sig_payload(f, D1, &p);
+    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_UNTRUSTED_KEY,
+           "verifies with key other");
+    rw_buf_fini(&p);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +976,11 @@ int main(void)
         cmocka_unit_test(test_layer_bound),
         cmocka_unit_test(test_failmalloc),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_cond_builder),
+        cmocka_unit_test(test_cond_keys),
+        cmocka_unit_test(test_cond_vuln_scan),
+        cmocka_unit_test(test_cond_sbom),
+        cmocka_unit_test(test_sig_verified_then_parsed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
