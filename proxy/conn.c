@@ -921,8 +921,12 @@ void rw_conn_accept(struct rw_worker *w, evutil_socket_t fd, const struct sockad
     w->n_conns++;
     atomic_fetch_add(&w->srv->connections, 1);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    /* read at most 256 KiB ahead of the parser; write callback when output drains */
-    bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
+    /* libevent's default of 16 KiB per read or write call made a 1 GiB blob 65,536 writev and
+     * as many epoll_wait calls; a call as large as what may be buffered anyway costs nothing */
+    bufferevent_set_max_single_write(c->bev, RW_SOCK_MAX_WRITE);
+    bufferevent_set_max_single_read(c->bev, RW_SOCK_MAX_READ);
+    /* read at most RW_SOCK_READ_AHEAD ahead of the parser; write callback when output drains */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, RW_SOCK_READ_AHEAD);
     bufferevent_setwatermark(c->bev, EV_WRITE, RW_BODY_LOW_WATER, 0);
     idle_timeouts(c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);

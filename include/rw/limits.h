@@ -52,6 +52,9 @@
 #define RW_H2_STREAM_LOW_WATER    (128u * 1024u)       /* resume the route below this */
 #define RW_BODY_HIGH_WATER        (1u * 1024u * 1024u) /* buffered bytes before backpressure */
 #define RW_BODY_LOW_WATER         (256u * 1024u)       /* resume below this */
+#define RW_SOCK_READ_AHEAD        (256u * 1024u)       /* client bytes read ahead of the parser */
+#define RW_SOCK_MAX_WRITE         RW_BODY_HIGH_WATER   /* one client write(v) call (libevent: 16 KiB) */
+#define RW_SOCK_MAX_READ          RW_SOCK_READ_AHEAD   /* one client read call (libevent: 16 KiB) */
 #define RW_IDLE_TIMEOUT_MS        120000               /* client idle between requests */
 #define RW_UPSTREAM_CONNECT_TIMEOUT_MS 10000
 #define RW_UPSTREAM_IDLE_TIMEOUT_S 60                  /* no byte for this long ends a transfer */
