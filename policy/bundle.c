@@ -169,6 +169,17 @@ out:
     return rc;
 }
 
+int rw_bundle_message_digest(const struct rw_bundle *b, char out[72])
+{
+    if (b == NULL || b->content != RW_BUNDLE_MESSAGE_SIGNATURE ||
+        strcmp(b->digest_alg, "SHA2_256") != 0 || b->digest_len != 32) {
+        return RW_ESIGFORMAT;
+    }
+    memcpy(out, "sha256:", 7);
+    rw_hex(b->digest, 32, out + 7);
+    return 0;
+}
+
 static int hex_nibble(char c)
 {
     if (c >= '0' && c <= '9') {

@@ -410,7 +410,7 @@ static void att_conclude(struct rw_policy_eval *e)
     } else {
         why = "no DSSE envelope";
     }
-    if (e->att_absent) {
+    if (e->att_absent && e->req_rank[mk] == 0 && e->att_problem_rank == 0) {
         char where[128];
 
         ref_where(e, e->att_tag, where, sizeof(where));
@@ -1171,10 +1171,17 @@ static int ref_judge_att(struct rw_policy_eval *e, const struct rw_dsse_envelope
     return 0;
 }
 
-/* A messageSignature bundle: a signature when it signs this very digest with a listed key. */
+/* A messageSignature bundle: a signature when a listed key verifies it over its messageDigest
+ * (SHA2_256 only) and that digest is this very image's. Verified first, then the binding. */
 static int ref_bundle_message(struct rw_policy_eval *e, const struct rw_bundle *b,
                               const char *blob)
 {
+    char signs[72];
+
+    if (rw_bundle_message_digest(b, signs) != 0) {
+        bad(e, "Sigstore bundle message signature without a SHA2_256 message digest");
+        return 0;
+    }
     for (size_t k = 0; k < e->rule->n_signed_by; k++) {
         const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
         int rc;
@@ -1182,19 +1189,21 @@ static int ref_bundle_message(struct rw_policy_eval *e, const struct rw_bundle *
         if (kc == NULL || kc->vault_key != NULL) {
             continue; /* no prehashed verify over Vault key versions: never an allow */
         }
-        rc = rw_bundle_verify_message(b, e->digest, kc->pub);
-        if (rc == 0) {
-            evidence_add(e, blob);
-            signature_ok(e, kc->name);
-            return 0;
-        }
+        rc = rw_pubkey_verify_digest(kc->pub, b->digest, b->sig, b->sig_len);
         if (rc == -ENOMEM) {
             return rc;
         }
-        if (rc == RW_ESIGFORMAT) {
-            bad(e, "Sigstore bundle message signature is not over this digest with SHA2_256");
+        if (rc != 0) {
+            continue;
+        }
+        if (strcmp(signs, e->digest) != 0) {
+            bad_verified(e, "a Sigstore bundle verifies with key %s but signs another image (%s)",
+                         kc->name, signs);
             return 0;
         }
+        evidence_add(e, blob);
+        signature_ok(e, kc->name);
+        return 0;
     }
     e->n_untrusted++;
     return 0;
@@ -1219,8 +1228,17 @@ static int ref_bundle_dsse_sig(struct rw_policy_eval *e, const struct rw_bundle 
         if (rc != 0) {
             continue;
         }
+        if (res == RW_ATTEST_NO_SUBJECT) {
+            bad_verified(e,
+                         "a Sigstore bundle verifies with key %s but its statement signs another "
+                         "image digest",
+                         kc->name);
+            return 0;
+        }
         if (res != RW_ATTEST_OK) {
-            bad(e, "Sigstore bundle signs another image digest");
+            bad_verified(e,
+                         "a Sigstore bundle verifies with key %s but carries no in-toto statement",
+                         kc->name);
             return 0;
         }
         evidence_add(e, blob);
@@ -1255,25 +1273,25 @@ static int ref_bundle(struct rw_policy_eval *e, const char *blob)
         rc = e->ref_att_phase ? 0 : ref_bundle_message(e, b, blob);
         goto out;
     }
-    if (b->env.payload_type_len != strlen(RW_DSSE_INTOTO_TYPE) ||
-        memcmp(b->env.payload_type, RW_DSSE_INTOTO_TYPE, b->env.payload_type_len) != 0) {
-        ref_trouble(e, false, "Sigstore bundle payload is not an in-toto statement");
-        goto out;
-    }
-    /* routing only: the predicate type says which judgement applies; both verify first */
-    rc = rw_attest_statement_check(b->env.payload, b->env.payload_len, e->digest,
-                                   RW_COSIGN_SIGN_PREDICATE, &res, pt, sizeof(pt));
-    if (rc != 0) {
-        goto out;
-    }
-    if (res == RW_ATTEST_MALFORMED) {
-        ref_trouble(e, false, "Sigstore bundle payload is not an in-toto statement");
-    } else if (res == RW_ATTEST_WRONG_TYPE) {
-        if (e->rule->n_attestations > 0) {
-            rc = ref_judge_att(e, &b->env, blob); /* cosign attest --new-bundle-format */
+    /* routing only, on unverified bytes: a sign/v1 statement is a signature, anything else is
+     * judged as an attestation; both verify the envelope before they believe it */
+    res = RW_ATTEST_MALFORMED;
+    if (b->env.payload_type_len == strlen(RW_DSSE_INTOTO_TYPE) &&
+        memcmp(b->env.payload_type, RW_DSSE_INTOTO_TYPE, b->env.payload_type_len) == 0) {
+        rc = rw_attest_statement_check(b->env.payload, b->env.payload_len, e->digest,
+                                       RW_COSIGN_SIGN_PREDICATE, &res, pt, sizeof(pt));
+        if (rc != 0) {
+            goto out;
         }
-    } else if (!e->ref_att_phase) {
-        rc = ref_bundle_dsse_sig(e, b, res, blob);
+    }
+    if (res == RW_ATTEST_OK || res == RW_ATTEST_NO_SUBJECT) {
+        if (!e->ref_att_phase) {
+            rc = ref_bundle_dsse_sig(e, b, res, blob);
+        }
+    } else if (e->rule->n_attestations > 0) {
+        rc = ref_judge_att(e, &b->env, blob); /* cosign attest --new-bundle-format */
+    } else if (res == RW_ATTEST_MALFORMED && !e->ref_att_phase) {
+        rc = ref_bundle_dsse_sig(e, b, res, blob); /* says whether a listed key signed it */
     }
 out:
     rw_bundle_fini(b);

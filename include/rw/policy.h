@@ -738,6 +738,9 @@ void rw_bundle_fini(struct rw_bundle *b);
  */
 int rw_bundle_verify_message(const struct rw_bundle *b, const char *digest,
                              const struct rw_pubkey *pk);
+/** The digest a messageSignature bundle signs, as "sha256:<hex>" into @p out.
+ * @return 0; RW_ESIGFORMAT (no messageSignature, no messageDigest, or not SHA2_256). */
+int rw_bundle_message_digest(const struct rw_bundle *b, char out[72]);
 
 /* ------------------------------------------------------------------ signer */
 

@@ -697,7 +697,7 @@ static void test_bundle_message_signature(void **state)
     f = fx_new();
     msg_bundle_referrer(f, f->team, "other bytes", d, desc, sizeof(desc));
     add_page(&f->io, d, desc, false);
-    expect(run_eval(f, "team/app", d), false, RW_REASON_BAD_SIGNATURE, "not over this digest");
+    expect(run_eval(f, "team/app", d), false, RW_REASON_BAD_SIGNATURE, "but signs another image (sha256:");
     fx_free(f);
 }
 
@@ -718,6 +718,12 @@ static void test_bundle_dsse_signature(void **state)
     dsse_bundle_referrer(f, f->team, D2, RW_COSIGN_SIGN_PREDICATE, D1, desc, sizeof(desc));
     add_page(&f->io, D1, desc, false);
     expect(run_eval(f, "team/app", D1), false, RW_REASON_BAD_SIGNATURE, "another image digest");
+    fx_free(f);
+    /* signed by a key the rule does not list */
+    f = fx_new();
+    dsse_bundle_referrer(f, f->other, D1, RW_COSIGN_SIGN_PREDICATE, D1, desc, sizeof(desc));
+    add_page(&f->io, D1, desc, false);
+    expect(run_eval(f, "team/app", D1), false, RW_REASON_UNTRUSTED_KEY, "no signature on");
     fx_free(f);
     /* an attestation bundle is not a signature */
     f = fx_new();
