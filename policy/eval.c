@@ -546,7 +546,7 @@ static void payload_next(struct rw_policy_eval *e)
 /* 1-based number of the signature layer on_payload examines (for details). */
 static size_t sig_layer_no(const struct rw_policy_eval *e)
 {
-    return e->layer + 1;
+    return (e->state == EV_REF_LAYERS ? e->ref_layer : e->layer) + 1; /* .sig or a referrer */
 }
 
 /*
