@@ -582,10 +582,27 @@ static int query_escape(const char *v, struct rw_buf *b)
 }
 
 /*
+ * Does @p rest (what follows "<upstream>/v2/<repo>/referrers/" in a next-page URL) name the
+ * referrers of @p digest exactly: the digest, then nothing or a query? Anything else (a dot
+ * segment, a percent-encoded '.' or '/', another digest, a further path, a fragment) could make
+ * the request reach another path of the origin once normalised: refused.
+ */
+static bool next_names_endpoint(const char *rest, const char *digest)
+{
+    size_t dl = strlen(digest);
+
+    if (strncmp(rest, digest, dl) != 0 || (rest[dl] != '\0' && rest[dl] != '?')) {
+        return false;
+    }
+    return strchr(rest + dl, '#') == NULL;
+}
+
+/*
  * The referrers API (PROTOCOLS.md §1.9), one page per call. A next-page URL comes from a Link
  * header: it is followed only when it resolves on the upstream's own origin AND names this
- * repository's referrers endpoint, so an upstream can neither send regwarden (and the
- * registry credential) to another host nor to another path of its own.
+ * repository's referrers endpoint for this digest (next_names_endpoint: no dot segments or
+ * encodings that a server would normalise elsewhere), so an upstream can neither send regwarden
+ * (and the registry credential) to another host nor to another path of its own.
  */
 static int fetch_referrers(void *vio, const char *digest, const char *artifact_type,
                            const char *next, size_t max, rw_policy_referrers_cb *cb, void *arg)
@@ -607,6 +624,7 @@ static int fetch_referrers(void *vio, const char *digest, const char *artifact_t
         char *abs = rw_upstream_resolve(io->up, next);
 
         if (abs == NULL || strncmp(abs, prefix, strlen(prefix)) != 0 ||
+            !next_names_endpoint(abs + strlen(prefix), digest) ||
             !rw_upstream_may_dial(io->up, abs)) {
             rw_log_warn(UPSTREAM, "upstream %s: referrers Link to another origin or path not "
                                   "followed", io->up->name);
