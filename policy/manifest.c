@@ -186,6 +186,7 @@ int rw_manifest_parse(const uint8_t *body, size_t len, const char *content_type,
     if (subject != NULL && check_descriptor(subject) != 0) {
         goto out;
     }
+    info.has_subject = subject != NULL;
     *out = info;
     memset(&info, 0, sizeof(info));
     rc = 0;

@@ -68,6 +68,7 @@ struct push {
     /* The attachment being stored: false = .sig (payload = simple-signing payload), true = .att
      * (payload = DSSE envelope). The upload steps are the same for both. */
     bool att;
+    bool attachment; /* the manifest has a `subject`: a referrer, relayed unsigned */
     char tag[80];                     /* sig_tag, then att_tag */
     char att_tag[80];
     struct rw_buf statement;          /* the in-toto statement (att) */
@@ -590,6 +591,40 @@ static void sign(struct push *ps)
     }
 }
 
+/* Hand the upstream's answer to the client as is (Location rewritten) and end the push. */
+static void relay_answer(struct push *ps, int status, const struct rw_hdrs *h, const uint8_t *body,
+                         size_t len)
+{
+    struct rw_req *r = ps->r;
+    struct rw_hdr out[64];
+    char *rewritten = NULL;
+    size_t n = 0;
+    bool blocked;
+
+    for (size_t i = 0; i < h->n && n < 64; i++) {
+        char *value = h->v[i].value;
+
+        if (!rw_upstream_resp_header_ok(h->v[i].name)) {
+            continue;
+        }
+        if (strcasecmp(h->v[i].name, "Location") == 0 && rewritten == NULL) {
+            rewritten = rw_upstream_rewrite_location(r->up, value);
+            value = rewritten != NULL ? rewritten : value;
+        }
+        out[n++] = (struct rw_hdr){h->v[i].name, value};
+    }
+    r->route_ctx = NULL;
+    r->on_body_ready = NULL;
+    r->on_close = NULL;
+    r->io->send_head(r, status, out, n, (int64_t)len);
+    if (len > 0 && !r->head) {
+        r->io->send_data(r, body, len, &blocked);
+    }
+    rw_free(rewritten);
+    push_free(ps);
+    r->io->send_end(r);
+}
+
 static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
                          const uint8_t *body, size_t len)
 {
@@ -612,35 +647,14 @@ static void on_forwarded(void *arg, int rc, int status, const struct rw_hdrs *h,
         rw_req_error(r, 502, "UNAVAILABLE", "upstream redirected the manifest upload");
         return;
     }
-    if (status < 200 || status >= 300) {
-        /* the upstream refused it: relay its answer, nothing to sign */
-        struct rw_hdr out[64];
-        char *rewritten = NULL;
-        size_t n = 0;
-        bool blocked;
-
-        for (size_t i = 0; i < h->n && n < 64; i++) {
-            char *value = h->v[i].value;
-
-            if (!rw_upstream_resp_header_ok(h->v[i].name)) {
-                continue;
-            }
-            if (strcasecmp(h->v[i].name, "Location") == 0 && rewritten == NULL) {
-                rewritten = rw_upstream_rewrite_location(r->up, value);
-                value = rewritten != NULL ? rewritten : value;
-            }
-            out[n++] = (struct rw_hdr){h->v[i].name, value};
+    if (status < 200 || status >= 300 || ps->attachment) {
+        /* the upstream refused it, or it is a referrer of another manifest (evidence, not an
+         * image): relay the upstream's answer as is, nothing to sign */
+        if (ps->attachment && status >= 200 && status < 300) {
+            rw_log_debug(PROXY, "conn=%" PRIu64 " req=%s manifest with a subject relayed unsigned",
+                         r->conn_id, r->id);
         }
-        r->route_ctx = NULL;
-        r->on_body_ready = NULL;
-        r->on_close = NULL;
-        r->io->send_head(r, status, out, n, (int64_t)len);
-        if (len > 0 && !r->head) {
-            r->io->send_data(r, body, len, &blocked);
-        }
-        rw_free(rewritten);
-        push_free(ps);
-        r->io->send_end(r);
+        relay_answer(ps, status, h, body, len);
         return;
     }
     ps->up_status = status;
@@ -751,6 +765,7 @@ static void forward(struct push *ps)
                      "manifest is not a valid OCI or Docker v2 manifest (descriptors checked)");
         return;
     }
+    ps->attachment = info.has_subject;
     rw_manifest_info_fini(&info);
     ps->step = PS_FORWARD;
     if (rw_upauth_own(r->up)) {

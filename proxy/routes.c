@@ -508,15 +508,18 @@ fail:
 
 /* ------------------------------------------------------------------ dispatch */
 
+/* Tags that hold evidence about an image, never an image: cosign's `sha256-<hex>.sig|.att|.sbom`
+ * and the referrers tag-schema index `sha256-<hex>` (PROTOCOLS.md §1.9, §5.1). */
 static bool is_attachment_tag(const char *ref)
 {
     size_t n = strlen(ref);
 
-    if (n != 7 + 64 + 4 || strncmp(ref, "sha256-", 7) != 0) {
+    if (n < 7 + 64 || strncmp(ref, "sha256-", 7) != 0 || strspn(ref + 7, "0123456789abcdef") != 64) {
         return false;
     }
-    return strcmp(ref + 71, ".sig") == 0 || strcmp(ref + 71, ".att") == 0 ||
-           strcmp(ref + 71, ".sbom") == 0;
+    ref += 7 + 64;
+    return *ref == '\0' || strcmp(ref, ".sig") == 0 || strcmp(ref, ".att") == 0 ||
+           strcmp(ref, ".sbom") == 0;
 }
 
 static bool identity_allowed(const struct rw_push_rule *rule, const char *identity)

@@ -427,6 +427,7 @@ struct rw_manifest_info {
     size_t n_layers;       /* manifest: layers[] count (<= RW_MAX_MANIFEST_LAYERS) */
     char (*blobs)[72];     /* owned; manifest: sha256 digests of config and layers (blob gating) */
     size_t n_blobs;
+    bool has_subject;      /* a `subject` descriptor: an OCI 1.1 referrer attached to another */
 };
 
 /**
