@@ -1854,6 +1854,15 @@ static int parse_root(struct ld *l, yaml_node_t *root)
     if ((v = get(l, root, "pull")) != NULL && (rc = parse_pull(l, v)) != 0) {
         return rc;
     }
+    for (size_t i = 0; i < l->c->n_pull; i++) {
+        /* the index->child links live in the cache: without one nothing would ever be allowed */
+        if (l->c->pull[i].signature_on == RW_SIG_ON_INDEX && l->c->cache.path == NULL) {
+            return fail(l, get(l, root, "pull"),
+                        "pull rule %s: signature_on: index needs cache.path (the index->child "
+                        "links are kept there)",
+                        l->c->pull[i].match);
+        }
+    }
     if ((v = get(l, root, "log")) != NULL && (rc = parse_log(l, v)) != 0) {
         return rc;
     }

@@ -306,7 +306,8 @@ static struct rw_config *load(const char *rule, char *err, size_t errlen, int wa
 
     snprintf(yaml, sizeof(yaml),
              "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}, pipeline: {file: "
-             "other.pub}}\npull:\n  rules:\n    - match: 'r/**'\n      require:\n%s",
+             "other.pub}}\npull:\n  rules:\n    - match: 'r/**'\n      require:\n%s"
+             "cache: {path: cache}\n",
              rule);
     err[0] = '\0';
     if (rw_config_load_mem("c.yaml", pdata_dir(dir, sizeof(dir)), yaml, strlen(yaml), &c, err,
@@ -314,6 +315,31 @@ static struct rw_config *load(const char *rule, char *err, size_t errlen, int wa
         fail_msg("rule:\n%s\nerror: %s", rule, err);
     }
     return c;
+}
+
+/* signature_on: index without a cache could never allow a platform manifest: refused at load */
+static void test_config_index_needs_cache(void **state)
+{
+    static const char yaml[] = "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}}\n"
+                               "pull:\n  rules:\n    - match: 'r/**'\n      require:\n"
+                               "        signed_by: [team]\n        signature_on: %s\n";
+    char dir[1024];
+    char doc[512];
+    char err[512];
+    struct rw_config *c = NULL;
+
+    (void)state;
+    snprintf(doc, sizeof(doc), yaml, "index");
+    assert_int_not_equal(rw_config_load_mem("c.yaml", pdata_dir(dir, sizeof(dir)), doc,
+                                            strlen(doc), &c, err, sizeof(err)),
+                         0);
+    assert_null(c);
+    assert_non_null(strstr(err, "signature_on: index needs cache.path"));
+    snprintf(doc, sizeof(doc), yaml, "either");
+    assert_int_equal(rw_config_load_mem("c.yaml", pdata_dir(dir, sizeof(dir)), doc, strlen(doc),
+                                        &c, err, sizeof(err)),
+                     0);
+    rw_config_unref(&c);
 }
 
 static void test_config_forms(void **state)
@@ -546,7 +572,8 @@ static void test_config_failmalloc(void **state)
     (void)state;
     snprintf(yaml, sizeof(yaml),
              "upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}, pipeline: {file: "
-             "other.pub}}\npull:\n  rules:\n    - match: 'r/**'\n      require:\n%s",
+             "other.pub}}\npull:\n  rules:\n    - match: 'r/**'\n      require:\n%s"
+             "cache: {path: cache}\n",
              rule);
     for (long n = 0; !done && n < 5000; n++) {
         struct rw_config *c = NULL;
@@ -577,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_values_and_quote),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_config_forms),
+        cmocka_unit_test(test_config_index_needs_cache),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_hash),
         cmocka_unit_test(test_config_failmalloc),
