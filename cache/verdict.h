@@ -16,7 +16,7 @@
 
 #define RW_CACHE_RECORD_VERSION 1u  /* link and manifest records */
 #define RW_CACHE_VERDICT_VERSION 2u /* verdict records: v1 + the evidence list */
-#define RW_CACHE_RECORD_MAX     2048u /* largest encoded verdict record (actual max 1566) */
+#define RW_CACHE_RECORD_MAX     2048u /* largest encoded verdict record (actual max 1821) */
 #define RW_CACHE_LINK_MAX       160u /* largest encoded link record (actual max 145) */
 #define RW_CACHE_KEY_PLAIN      1u   /* key form: upstream and repo in clear */
 #define RW_CACHE_KEY_HASHED     2u   /* key form: sha256 of the length-prefixed upstream and repo */

@@ -250,7 +250,7 @@ static void allow(struct rw_policy_eval *e, const char *key)
 static void conclude(struct rw_policy_eval *e)
 {
     char keys[160];
-    char detail[256];
+    char detail[sizeof(((struct rw_verdict *)NULL)->detail)];
 
     if (ref_enter(e, false)) {
         return; /* the .sig tag gave no allow: the referrers may */
@@ -377,7 +377,7 @@ static void req_problem(struct rw_policy_eval *e, size_t k, int rank, const char
 static void att_conclude(struct rw_policy_eval *e)
 {
     char keys[160];
-    char detail[256];
+    char detail[sizeof(((struct rw_verdict *)NULL)->detail)];
     const char *missing = "?";
     const char *why;
     size_t mk = 0;
@@ -417,8 +417,21 @@ static void att_conclude(struct rw_policy_eval *e)
         textf(detail, sizeof(detail), "no attestation of type %s for %s (looked in %s); keys: %s",
               missing, e->digest, where, keys);
     } else {
-        textf(detail, sizeof(detail), "attestation %zu (%s, keys %s) not met: %s", mk + 1, missing,
-              keys, why);
+        /* where it looked goes last and is never cut: the why is shortened to make room */
+        char tail[80];
+        char where[80];
+        size_t room;
+
+        if (e->att_absent) {
+            textf(where, sizeof(where), "no .att tag");
+        } else {
+            textf(where, sizeof(where), "%zu .att layer(s)", e->attm.n_layers);
+        }
+        textf(tail, sizeof(tail), " [looked in %s and %zu referrers]", where, e->refs.n);
+        room = sizeof(detail) - strlen(tail);
+        textf(detail, room, "attestation %zu (%s, keys %s) not met: %s", mk + 1, missing, keys,
+              why);
+        memcpy(detail + strlen(detail), tail, strlen(tail) + 1);
     }
     deny(e, RW_REASON_MISSING_ATTESTATION, detail);
 }

@@ -29,7 +29,7 @@ enum rw_reason {
 struct rw_verdict {
     bool allow;
     enum rw_reason reason; /* RW_REASON_NONE when allowed */
-    char detail[256];      /* one human sentence, no secrets */
+    char detail[512];      /* one human sentence, no secrets (RW_DENYLOG_DETAIL_MAX in the log) */
     char key_id[64];       /* name of the key that verified (allow) */
     int64_t time;          /* unix seconds the verdict was reached */
     int64_t expires;       /* unix seconds; 0 = do not cache */

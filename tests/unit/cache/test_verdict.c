@@ -467,7 +467,7 @@ static void test_record_codec(void **state)
     memset(v.key_id, 'k', sizeof(v.key_id) - 1);
     v.time = -5;
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), 0);
-    assert_int_equal(len, 341); /* 19 fixed + 1+63 key + 2+255 detail + 1 (no evidence) */
+    assert_int_equal(len, 597); /* 19 fixed + 1+63 key + 2+511 detail + 1 (no evidence) */
     assert_int_equal(rw_cache_record_decode(rec, len, &out), 0);
     assert_memory_equal(&out, &v, sizeof(v));
 
@@ -478,18 +478,18 @@ static void test_record_codec(void **state)
         memcpy(v.evidence[i], "sha256:", 7);
     }
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), 0);
-    assert_int_equal(len, 341 + RW_MAX_EVIDENCE * 72);
+    assert_int_equal(len, 597 + RW_MAX_EVIDENCE * 72);
     assert_true(len <= RW_CACHE_RECORD_MAX);
     memset(&out, 0, sizeof(out));
     assert_int_equal(rw_cache_record_decode(rec, len, &out), 0);
     assert_memory_equal(&out, &v, sizeof(v));
     /* a count past the bound, a zero-length entry, a short list: corrupt */
-    rec[341 - 1] = RW_MAX_EVIDENCE + 1;
+    rec[597 - 1] = RW_MAX_EVIDENCE + 1;
     assert_int_equal(rw_cache_record_decode(rec, len, &out), RW_ECACHECORRUPT);
-    rec[341 - 1] = RW_MAX_EVIDENCE;
-    rec[341] = 0;
+    rec[597 - 1] = RW_MAX_EVIDENCE;
+    rec[597] = 0;
     assert_int_equal(rw_cache_record_decode(rec, len, &out), RW_ECACHECORRUPT);
-    rec[341] = 71;
+    rec[597] = 71;
     assert_int_equal(rw_cache_record_decode(rec, len - 1, &out), RW_ECACHECORRUPT);
     v.n_evidence = RW_MAX_EVIDENCE + 1; /* encoder refuses what the decoder would */
     assert_int_equal(rw_cache_record_encode(&v, rec, &len), -EINVAL);

@@ -846,7 +846,8 @@ static void test_cond_vuln_scan(void **state)
          false,
          "attestation 1 (" VULN ", keys team) not met: condition 1 "
          "scanner.result.Results.*.Vulnerabilities.*.Severity in [\"LOW\", \"MEDIUM\", "
-         "\"UNKNOWN\"]: got \"CRITICAL\" at scanner.result.Results.0.Vulnerabilities.1.Severity"},
+         "\"UNKNOWN\"]: got \"CRITICAL\" at scanner.result.Results.0.Vulnerabilities.1.Severity"
+         " [looked in 2 .att layer(s) and 0 referrers]"},
         /* a scanner result of another shape does not pass silently */
         {"{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Findings\":[]}}}", false,
          "condition 1 scanner.result.Results.*.Vulnerabilities.*.Severity in [\"LOW\", \"MEDIUM\", "
