@@ -77,6 +77,7 @@ struct inflight {
     size_t n_children;
     char (*blobs)[72];            /* owned */
     size_t n_blobs;
+    uint8_t policy[32];           /* the verdict policy (with the keyring) when it started */
     struct waiter *waiters;
     struct inflight *next;
 };
@@ -283,6 +284,7 @@ static void on_decided(void *arg, int rc, const struct rw_verdict *v)
     struct inflight *f = arg;
     struct rw_verdict out;
     struct waiter *list;
+    uint8_t now_policy[32];
 
     f->eval = NULL;
     if (rc != 0 || v == NULL) {
@@ -295,8 +297,16 @@ static void on_decided(void *arg, int rc, const struct rw_verdict *v)
         out = *v;
     }
     out.time = (int64_t)time(NULL);
-    record_verdict(f->cache, f->cfg, f->up, f->io.repo, f->digest, &out);
-    if (out.allow && out.expires > 0) {
+    rw_config_verdict_policy(f->cfg, now_policy);
+    if (memcmp(now_policy, f->policy, sizeof(now_policy)) != 0) {
+        /* the Vault key versions changed while it ran (a SIGHUP re-read, a revoked version):
+         * the waiters get this verdict, the cache does not keep it under the new key set */
+        rw_log_info(POLICY, "verdict for %s/%s@%s not cached: key versions changed meanwhile",
+                    f->up->name, f->io.repo, f->digest);
+    } else {
+        record_verdict(f->cache, f->cfg, f->up, f->io.repo, f->digest, &out);
+    }
+    if (out.allow && out.expires > 0 && memcmp(now_policy, f->policy, sizeof(now_policy)) == 0) {
         record_refs(f->cache, f->cfg, f->up, f->io.repo, f->digest, f->is_index,
                     (const char(*)[72])f->children, f->n_children, (const char(*)[72])f->blobs,
                     f->n_blobs, out.expires);
@@ -366,6 +376,7 @@ static struct inflight *inflight_new(struct rw_pull *p, const char *key)
     }
     snprintf(f->key, sizeof(f->key), "%s", key);
     f->cfg = rw_config_ref(p->cfg);
+    rw_config_verdict_policy(f->cfg, f->policy);
     f->cache = p->cache;
     f->up = p->up;
     f->rule = p->rule;

@@ -20,6 +20,7 @@ Faults (command line, and at runtime through POST /_fault with a JSON object):
   sig_404_code     str    an absent sha256-<hex>.sig tag answers 404 with this error code
                           ("" = a bare 404 with no body) instead of MANIFEST_UNKNOWN
   sig_500          bool   every request for a sha256-<hex>.sig tag answers 500
+  slow_sig         float  seconds to wait before answering a sha256-<hex>.sig tag request
   att_500          bool   every request for a sha256-<hex>.att tag answers 500
   referrers        bool   serve the referrers API (off: 404 like distribution 2.8)
   page_size        int    referrers / tags / catalog page size (Link: rel="next")
@@ -74,6 +75,7 @@ DEFAULT_FAULTS = {
     "flip_byte_blob": [],
     "sig_404_code": None,
     "sig_500": False,
+    "slow_sig": 0.0,
     "att_500": False,
     "referrers": False,
     "page_size": 0,
@@ -369,6 +371,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.fake.store
         f = self.fake.faults
         is_sig = bool(SIG_TAG_RE.match(ref)) and ref.endswith(".sig")
+        if is_sig and f.get("slow_sig"):
+            time.sleep(float(f["slow_sig"]))
         if is_sig and f.get("sig_500"):
             self._body()
             return self._error(500, "UNKNOWN", "fakeup: injected failure on signature tag")

@@ -13,12 +13,14 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 
 import pytest
 
 from lib import sigtool, util
 from lib.sigtool import RegClient
+from casekit import fake, fake_upstream  # noqa: F401 (fake is a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDINS = os.path.join(ROOT, "tests", "standins")
@@ -477,3 +479,37 @@ def test_no_secret_in_any_log(vstack, vrw, upstream):
     assert text
     for s in secrets_:
         assert s not in text, "a secret reached a log"
+
+
+def test_verdict_reached_while_key_versions_change_is_not_cached(vstack, fake, regwarden_factory):
+    """Red-team 3: an evaluation that started under one set of Vault key versions and finished
+    after a reload changed them (a rotation here; a retired version is the case that matters) must
+    not be cached under the new set: the next pull verifies again."""
+    rw = regwarden_factory(vault_config(fake_upstream(fake), vstack))
+    wait_ready(rw)
+    blobs, man = make_image("race")
+    upload(rw, "team/app", blobs)
+    assert put_manifest(rw, "team/app", "v1", man).status == 201
+    sig_path = "/v2/team/app/manifests/" + sigtool.sig_tag(digest_of(man))
+
+    def sig_gets():
+        return len([r for r in fake.requests if r["method"] == "GET" and r["path"] == sig_path])
+
+    base = sig_gets()  # the push read the .sig tag to append to it
+    fake.set_faults(slow_sig=2.0)
+    out = {}
+    url = "%s/v2/team/app/manifests/%s" % (rw.url, digest_of(man))
+    t = threading.Thread(target=lambda: out.update(r=util.http("GET", url, headers={"Accept": sigtool.OCI_MANIFEST})))
+    t.start()
+    util.wait_until(lambda: sig_gets() == base + 1, timeout=10, what="the evaluation is waiting on .sig")
+    assert vstack.vault_api("POST", "/v1/transit/keys/frsca/rotate").status == 204
+    rw.reload()
+    util.wait_until(lambda: "versions 1..2 known" in rw.stderr(), timeout=10, what="v2 known")
+    t.join(20)
+    assert out["r"].status == 200, out["r"]
+    fake.set_faults(slow_sig=0.0)
+    r = util.http("GET", url, headers={"Accept": sigtool.OCI_MANIFEST})
+    assert r.status == 200, r
+    assert sig_gets() == base + 2, "a verdict reached across a key-version change was served from the cache"
+    r = util.http("GET", url, headers={"Accept": sigtool.OCI_MANIFEST})
+    assert r.status == 200 and sig_gets() == base + 2, "a verdict reached under stable keys was not cached"
