@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "evalfake.h"
 
 #define SLSA02 "https://slsa.dev/provenance/v0.2"
 #define V6_DIGEST "sha256:658781cd4ed9bca60dacd09f7bb914bb51502e8b5d619f57f39a1d652596cc24"
@@ -423,22 +424,6 @@ static void test_parse_errors(void **state)
 
 /* ------------------------------------------------------------------ build round trips */
 
-struct got {
-    int rc;
-    uint8_t sig[RW_MAX_SIG_BYTES];
-    size_t len;
-};
-
-static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *kv)
-{
-    struct got *g = arg;
-
-    (void)kv;
-    g->rc = rc;
-    memcpy(g->sig, sig, siglen);
-    g->len = siglen;
-}
-
 static void test_statement_envelope_round_trip(void **state)
 {
     struct rw_attest_params ap = {
@@ -457,7 +442,7 @@ static void test_statement_envelope_round_trip(void **state)
     struct rw_signer *s = NULL;
     struct rw_pubkey *pk = NULL;
     struct rw_dsse_envelope env = {0};
-    struct got g = {0};
+    struct rwt_sig g = {0};
     json_error_t jerr;
     json_t *root;
     char p[1024];
@@ -502,8 +487,7 @@ static void test_statement_envelope_round_trip(void **state)
                      0);
     assert_int_equal(rw_signer_file_new(rwt_data_path(p, sizeof(p), "policy/p256-sec1.key"), &s),
                      0);
-    assert_int_equal(rw_signer_sign(s, pae.data, pae.len, on_signed, &g), 0);
-    assert_int_equal(g.rc, 0);
+    g = rwt_sign(s, pae.data, pae.len);
     assert_int_equal(rw_dsse_envelope_build(RW_DSSE_INTOTO_TYPE, st.data, st.len, g.sig, g.len,
                                             &env_json),
                      0);

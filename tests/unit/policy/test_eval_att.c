@@ -9,169 +9,20 @@
 #include <errno.h>
 
 #include "common.h"
+#include "evalfake.h"
 
 #define D1 "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
 #define D2 "sha256:9999999999999999999999999999999999999999999999999999999999999999"
 #define SBOM "https://example.com/sbom/v1"
-#define MAX_OBJ 100
-
-struct obj {
-    char key[100]; /* manifest reference or blob digest */
-    int status;
-    struct rw_buf body;
-};
-
-struct fake_io {
-    struct obj objs[MAX_OBJ];
-    size_t n;
-    int att_status_override; /* non-zero: the .att manifest answers this */
-    int blob_status_override;
-    bool deferred;
-    rw_policy_fetch_cb *pending_cb;
-    void *pending_arg;
-    int pending_status;
-    uint8_t *pending_body;
-    size_t pending_len;
-    int n_fetch;
-    bool att_fetched;
-};
-
-static void deliver(struct fake_io *io, rw_policy_fetch_cb *cb, void *arg, int status,
-                    const uint8_t *body, size_t len)
-{
-    if (!io->deferred) {
-        cb(arg, 0, status, body, len);
-        return;
-    }
-    assert_null(io->pending_cb);
-    io->pending_cb = cb;
-    io->pending_arg = arg;
-    io->pending_status = status;
-    io->pending_body = malloc(len + 1);
-    memcpy(io->pending_body, body != NULL ? body : (const uint8_t *)"", len);
-    io->pending_len = len;
-}
-
-static bool pump(struct fake_io *io)
-{
-    rw_policy_fetch_cb *cb = io->pending_cb;
-    uint8_t *body = io->pending_body;
-
-    if (cb == NULL) {
-        return false;
-    }
-    io->pending_cb = NULL;
-    io->pending_body = NULL;
-    cb(io->pending_arg, 0, io->pending_status, body, io->pending_len);
-    free(body);
-    return true;
-}
-
-static int fetch(struct fake_io *io, const char *key, rw_policy_fetch_cb *cb, void *arg,
-                 int override)
-{
-    io->n_fetch++;
-    if (override != 0) {
-        deliver(io, cb, arg, override, (const uint8_t *)"{\"errors\":[]}", 13);
-        return 0;
-    }
-    for (size_t i = 0; i < io->n; i++) {
-        if (strcmp(io->objs[i].key, key) == 0) {
-            deliver(io, cb, arg, io->objs[i].status, io->objs[i].body.data, io->objs[i].body.len);
-            return 0;
-        }
-    }
-    deliver(io, cb, arg, 404, (const uint8_t *)"{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}",
-            40);
-    return 0;
-}
-
-static int fake_manifest(void *vio, const char *ref, size_t max, rw_policy_fetch_cb *cb, void *arg)
-{
-    struct fake_io *io = vio;
-    bool att = strstr(ref, ".att") != NULL;
-
-    assert_int_equal(max, RW_MAX_SIG_MANIFEST_BYTES);
-    io->att_fetched |= att;
-    return fetch(io, ref, cb, arg, att ? io->att_status_override : 0);
-}
-
-static int fake_blob(void *vio, const char *digest, size_t max, rw_policy_fetch_cb *cb, void *arg)
-{
-    struct fake_io *io = vio;
-
-    assert_true(max == RW_MAX_PAYLOAD_BYTES || max == RW_MAX_ENVELOPE_BYTES);
-    return fetch(io, digest, cb, arg, max == RW_MAX_ENVELOPE_BYTES ? io->blob_status_override : 0);
-}
-
-static const struct rw_policy_fetch_ops fake_ops = {
-    .fetch_manifest = fake_manifest,
-    .fetch_blob = fake_blob,
-};
-
-static struct rw_buf *put(struct fake_io *io, const char *key, int status)
-{
-    for (size_t i = 0; i < io->n; i++) {
-        if (strcmp(io->objs[i].key, key) == 0) {
-            rw_buf_reset(&io->objs[i].body);
-            io->objs[i].status = status;
-            return &io->objs[i].body;
-        }
-    }
-    assert_true(io->n < MAX_OBJ);
-    snprintf(io->objs[io->n].key, sizeof(io->objs[io->n].key), "%s", key);
-    io->objs[io->n].status = status;
-    rw_buf_init(&io->objs[io->n].body, 0);
-    return &io->objs[io->n++].body;
-}
-
-static const struct rw_buf *get(struct fake_io *io, const char *key)
-{
-    for (size_t i = 0; i < io->n; i++) {
-        if (strcmp(io->objs[i].key, key) == 0) {
-            return &io->objs[i].body;
-        }
-    }
-    return NULL;
-}
 
 /* ------------------------------------------------------------------ fixtures */
 
-struct fx {
-    struct rw_config *cfg;
-    struct rw_signer *team;
-    struct rw_signer *other;
-    struct fake_io io;
-};
-
-struct got {
-    int rc;
-    uint8_t sig[RW_MAX_SIG_BYTES];
-    size_t len;
-};
-
-static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *kv)
+static struct rwt_eval_fx *fx_new_yaml(const char *yaml)
 {
-    struct got *g = arg;
-
-    (void)kv;
-    g->rc = rc;
-    memcpy(g->sig, sig, siglen);
-    g->len = siglen;
+    return rwt_eval_fx_new("att.yaml", yaml, &rwt_fake_ops);
 }
 
-static struct got sign(struct rw_signer *s, const uint8_t *msg, size_t len)
-{
-    struct got g = {0};
-
-    assert_int_equal(rw_signer_sign(s, msg, len, on_signed, &g), 0);
-    assert_int_equal(g.rc, 0);
-    return g;
-}
-
-static struct fx *fx_new_yaml(const char *yaml);
-
-static struct fx *fx_new(void)
+static struct rwt_eval_fx *fx_new(void)
 {
     return fx_new_yaml("upstreams: {r: 'http://h:1'}\n"
                        "keys:\n"
@@ -190,81 +41,8 @@ static struct fx *fx_new(void)
                        "      require: {signed_by: [team]}\n");
 }
 
-static struct fx *fx_new_yaml(const char *yaml)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    char dir[1024];
-    char err[512];
-
-    err[0] = '\0';
-    if (rw_config_load_mem("att.yaml", pdata_dir(dir, sizeof(dir)), yaml, strlen(yaml), &f->cfg,
-                           err, sizeof(err)) != 0) {
-        fail_msg("config: %s", err);
-    }
-    assert_int_equal(
-        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/p256-sec1.key"), &f->team), 0);
-    assert_int_equal(
-        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/other-sec1.key"), &f->other),
-        0);
-    return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    for (size_t i = 0; i < f->io.n; i++) {
-        rw_buf_fini(&f->io.objs[i].body);
-    }
-    free(f->io.pending_body);
-    rw_signer_free(&f->team);
-    rw_signer_free(&f->other);
-    rw_config_unref(&f->cfg);
-    free(f);
-}
-
-/* The .sig of image @p digest: one layer, payload @p payload signed by the team key. */
-static void add_sig_payload(struct fx *f, const char *digest, const struct rw_buf *payload_in)
-{
-    struct rw_buf payload;
-    struct rw_buf b64;
-    struct rw_buf cfg;
-    struct rw_buf man;
-    char pd[72];
-    char tag[80];
-    struct got g;
-
-    rw_buf_init(&payload, 0);
-    rw_buf_init(&b64, 0);
-    rw_buf_init(&cfg, 0);
-    rw_buf_init(&man, 0);
-    assert_int_equal(rw_buf_append(&payload, payload_in->data, payload_in->len), 0);
-    g = sign(f->team, payload.data, payload.len);
-    assert_int_equal(rw_base64_encode(g.sig, g.len, &b64), 0);
-    rw_sha256_digest(payload.data, payload.len, pd);
-    assert_int_equal(rw_buf_append(put(&f->io, pd, 200), payload.data, payload.len), 0);
-    assert_int_equal(rw_cosign_sig_tag(digest, tag), 0);
-    assert_int_equal(rw_cosign_sig_manifest_build(NULL, 0, pd, payload.len, (char *)b64.data, NULL,
-                                                  0, &cfg, &man),
-                     0);
-    assert_int_equal(rw_buf_append(put(&f->io, tag, 200), man.data, man.len), 0);
-    rw_buf_fini(&payload);
-    rw_buf_fini(&b64);
-    rw_buf_fini(&cfg);
-    rw_buf_fini(&man);
-}
-
-/* A valid cosign signature of @p digest by the team key. */
-static void add_sig(struct fx *f, const char *digest)
-{
-    struct rw_buf payload;
-
-    rw_buf_init(&payload, 0);
-    assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
-    add_sig_payload(f, digest, &payload);
-    rw_buf_fini(&payload);
-}
-
 /* Append a raw layer (any media type, envelope bytes) to the .att manifest of @p digest. */
-static void add_att_layer(struct fx *f, const char *digest, const char *media_type,
+static void add_att_layer(struct rwt_eval_fx *f, const char *digest, const char *media_type,
                           const uint8_t *blob, size_t len)
 {
     char tag[80];
@@ -279,15 +57,15 @@ static void add_att_layer(struct fx *f, const char *digest, const char *media_ty
 
     rw_sha256_digest(blob, len, bd);
     d.digest = bd;
-    assert_int_equal(rw_buf_append(put(&f->io, bd, 200), blob, len), 0);
+    assert_int_equal(rw_buf_append(rwt_fake_put(&f->io, bd, 200), blob, len), 0);
     assert_int_equal(rw_cosign_att_tag(digest, tag), 0);
     rw_buf_init(&cfg, 0);
     rw_buf_init(&man, 0);
-    old = get(&f->io, tag);
+    old = rwt_fake_get(&f->io, tag);
     assert_int_equal(rw_cosign_attach_manifest_build(old != NULL ? old->data : NULL,
                                                      old != NULL ? old->len : 0, &d, &cfg, &man),
                      0);
-    assert_int_equal(rw_buf_append(put(&f->io, tag, 200), man.data, man.len), 0);
+    assert_int_equal(rw_buf_append(rwt_fake_put(&f->io, tag, 200), man.data, man.len), 0);
     rw_buf_fini(&cfg);
     rw_buf_fini(&man);
 }
@@ -296,7 +74,7 @@ static void add_att_layer(struct fx *f, const char *digest, const char *media_ty
  * An attestation for image @p digest whose statement names @p subject_digest and has @p ptype,
  * in an envelope of @p payload_type signed by @p s.
  */
-static void add_att(struct fx *f, struct rw_signer *s, const char *digest,
+static void add_att(struct rwt_eval_fx *f, struct rw_signer *s, const char *digest,
                     const char *subject_digest, const char *ptype, const char *payload_type)
 {
     struct rw_attest_params ap = {.subject_name = "r/team/app", .digest = subject_digest,
@@ -305,7 +83,7 @@ static void add_att(struct fx *f, struct rw_signer *s, const char *digest,
     struct rw_buf st;
     struct rw_buf pae;
     struct rw_buf env;
-    struct got g;
+    struct rwt_sig g;
 
     rw_buf_init(&st, 0);
     rw_buf_init(&pae, 0);
@@ -321,7 +99,7 @@ static void add_att(struct fx *f, struct rw_signer *s, const char *digest,
                          0);
     }
     assert_int_equal(rw_dsse_pae(payload_type, strlen(payload_type), st.data, st.len, &pae), 0);
-    g = sign(s, pae.data, pae.len);
+    g = rwt_sign(s, pae.data, pae.len);
     assert_int_equal(rw_dsse_envelope_build(payload_type, st.data, st.len, g.sig, g.len, &env), 0);
     add_att_layer(f, digest, RW_MT_DSSE_ENVELOPE, env.data, env.len);
     rw_buf_fini(&st);
@@ -329,47 +107,11 @@ static void add_att(struct fx *f, struct rw_signer *s, const char *digest,
     rw_buf_fini(&env);
 }
 
-static void add_good_att(struct fx *f, const char *digest)
+static void add_good_att(struct rwt_eval_fx *f, const char *digest)
 {
     add_att(f, f->team, digest, digest, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
 }
-
-struct result {
-    int calls;
-    int rc;
-    struct rw_verdict v;
-};
-
-static void on_done(void *arg, int rc, const struct rw_verdict *v)
-{
-    struct result *r = arg;
-
-    r->calls++;
-    r->rc = rc;
-    r->v = *v;
-}
-
-static struct result run_eval(struct fx *f, const char *repo, const char *digest)
-{
-    struct result res = {0};
-    struct rw_policy_eval *e = NULL;
-    const struct rw_pull_rule *rule = rw_policy_pull_rule(f->cfg, "r", repo);
-
-    assert_non_null(rule);
-    assert_int_equal(
-        rw_policy_eval_start(f->cfg, rule, digest, &fake_ops, &f->io, on_done, &res, &e), 0);
-    if (f->io.deferred) {
-        assert_non_null(e);
-        while (pump(&f->io)) {
-        }
-    } else {
-        assert_null(e);
-    }
-    assert_int_equal(res.calls, 1);
-    return res;
-}
-
-static void expect(struct result r, int rc, bool allow, enum rw_reason reason,
+static void expect(struct rwt_eval_result r, int rc, bool allow, enum rw_reason reason,
                    const char *in_detail)
 {
     if (r.rc != rc || r.v.allow != allow || r.v.reason != reason ||
@@ -386,172 +128,172 @@ static void test_allow(void **state)
 {
     (void)state;
     for (int deferred = 0; deferred < 2; deferred++) {
-        struct fx *f = fx_new();
-        struct result r;
+        struct rwt_eval_fx *f = fx_new();
+        struct rwt_eval_result r;
 
         f->io.deferred = deferred;
-        add_sig(f, D1);
+        rwt_eval_add_sig(f, D1);
         add_good_att(f, D1);
-        r = run_eval(f, "team/app", D1);
+        r = rwt_eval_run(f, "team/app", D1);
         expect(r, 0, true, RW_REASON_NONE, ".att verified");
         assert_string_equal(r.v.key_id, "team");
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
 static void test_missing(void **state)
 {
-    struct fx *f = fx_new();
-    struct result r;
+    struct rwt_eval_fx *f = fx_new();
+    struct rwt_eval_result r;
 
     (void)state;
-    add_sig(f, D1);
-    r = run_eval(f, "team/app", D1);
+    rwt_eval_add_sig(f, D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, 0, false, RW_REASON_MISSING_ATTESTATION, RW_SLSA_PROVENANCE_V1);
     assert_non_null(strstr(r.v.detail, "team"));
     assert_non_null(strstr(r.v.detail, ".att"));
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_no_signature_first(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
     add_good_att(f, D1); /* an attestation does not stand in for a signature */
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_NO_SIGNATURE, NULL);
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_NO_SIGNATURE, NULL);
     assert_false(f->io.att_fetched);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_plain_rule_skips_att(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
-    expect(run_eval(f, "plain/app", D1), 0, true, RW_REASON_NONE, NULL);
+    rwt_eval_add_sig(f, D1);
+    expect(rwt_eval_run(f, "plain/app", D1), 0, true, RW_REASON_NONE, NULL);
     assert_false(f->io.att_fetched);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_wrong_type(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_att(f, f->team, D1, D1, "https://slsa.dev/provenance/v0.2", RW_DSSE_INTOTO_TYPE);
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "predicate type \"https://slsa.dev/provenance/v0.2\"");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_wrong_subject(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "no subject");
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "no subject");
+    rwt_eval_fx_free(f);
 }
 
 static void test_wrong_key(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_att(f, f->other, D1, D1, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "no envelope verifies with keys team");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_legacy_payload_type(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_att(f, f->team, D1, D1, RW_SLSA_PROVENANCE_V1, "https://example.com/CodeReview/v1");
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "payload type \"https://example.com/CodeReview/v1\"");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 /* Bad layers first, then the good one: the good one counts. */
 static void test_bad_then_good(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)"not json", 8);
     add_att_layer(f, D1, "application/vnd.other", (const uint8_t *)"{}", 2);
     add_att(f, f->other, D1, D1, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
     add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
     add_good_att(f, D1);
-    expect(run_eval(f, "team/app", D1), 0, true, RW_REASON_NONE, NULL);
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", D1), 0, true, RW_REASON_NONE, NULL);
+    rwt_eval_fx_free(f);
 }
 
 static void test_two_types(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_good_att(f, D1);
-    expect(run_eval(f, "two/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, SBOM);
+    expect(rwt_eval_run(f, "two/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, SBOM);
     add_att(f, f->team, D1, D1, SBOM, RW_DSSE_INTOTO_TYPE);
-    expect(run_eval(f, "two/app", D1), 0, true, RW_REASON_NONE, "2 attestation type(s)");
-    fx_free(f);
+    expect(rwt_eval_run(f, "two/app", D1), 0, true, RW_REASON_NONE, "2 attestation type(s)");
+    rwt_eval_fx_free(f);
 }
 
 static void test_upstream_errors(void **state)
 {
-    struct fx *f = fx_new();
-    struct result r;
+    struct rwt_eval_fx *f = fx_new();
+    struct rwt_eval_result r;
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_good_att(f, D1);
     f->io.att_status_override = 500;
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     assert_int_not_equal(r.rc, 0);
     expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
     f->io.att_status_override = 401;
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
     assert_int_not_equal(r.rc, 0);
     /* the envelope blob fails: no decision */
     f->io.att_status_override = 0;
     f->io.blob_status_override = 503;
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     assert_int_not_equal(r.rc, 0);
     expect(r, r.rc, false, RW_REASON_UPSTREAM_ERROR, NULL);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_layer_bound(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
     char junk[32];
 
     (void)state;
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     for (unsigned i = 0; i < RW_MAX_SIG_LAYERS; i++) {
         int n = snprintf(junk, sizeof(junk), "{\"junk\":%u}", i);
 
         add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)junk, (size_t)n);
     }
     add_good_att(f, D1); /* layer 65: never examined */
-    expect(run_eval(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, NULL);
+    expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, NULL);
     assert_true(f->io.n_fetch <= 3 + (int)RW_MAX_SIG_LAYERS);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_failmalloc(void **state)
@@ -561,19 +303,19 @@ static void test_failmalloc(void **state)
         bool completed = false;
 
         for (long n = 0; n < 3000 && !completed; n++) {
-            struct fx *f = fx_new();
-            struct result res = {0};
+            struct rwt_eval_fx *f = fx_new();
+            struct rwt_eval_result res = {0};
             struct rw_policy_eval *e = NULL;
             const struct rw_pull_rule *rule = rw_policy_pull_rule(f->cfg, "r", "team/app");
             int rc;
 
             f->io.deferred = deferred;
-            add_sig(f, D1);
+            rwt_eval_add_sig(f, D1);
             add_att(f, f->team, D1, D2, RW_SLSA_PROVENANCE_V1, RW_DSSE_INTOTO_TYPE);
             add_good_att(f, D1);
             rw_mem_fail_after(n);
-            rc = rw_policy_eval_start(f->cfg, rule, D1, &fake_ops, &f->io, on_done, &res, &e);
-            while (rc == 0 && pump(&f->io)) {
+            rc = rw_policy_eval_start(f->cfg, rule, D1, f->ops, &f->io, rwt_eval_on_done, &res, &e);
+            while (rc == 0 && rwt_fake_pump(&f->io)) {
             }
             rw_mem_fail_after(-1);
             if (rc != 0) {
@@ -588,7 +330,7 @@ static void test_failmalloc(void **state)
                     completed = true;
                 }
             }
-            fx_free(f);
+            rwt_eval_fx_free(f);
         }
         assert_true(completed);
     }
@@ -669,7 +411,7 @@ static void test_config(void **state)
 #define SPDX "https://spdx.dev/Document"
 #define BUILDER "spiffe://example.org/regwarden"
 
-static struct fx *fx_cond(void)
+static struct rwt_eval_fx *fx_cond(void)
 {
     return fx_new_yaml("upstreams: {r: 'http://h:1'}\n"
                        "keys:\n"
@@ -701,19 +443,19 @@ static struct fx *fx_cond(void)
 }
 
 /* An envelope (in-toto, signed by @p s) around @p statement, appended to @p digest's .att. */
-static void add_stmt(struct fx *f, struct rw_signer *s, const char *digest, const char *statement,
-                     char blob_digest[72])
+static void add_stmt(struct rwt_eval_fx *f, struct rw_signer *s, const char *digest,
+                     const char *statement, char blob_digest[72])
 {
     struct rw_buf pae;
     struct rw_buf env;
-    struct got g;
+    struct rwt_sig g;
 
     rw_buf_init(&pae, 0);
     rw_buf_init(&env, 0);
     assert_int_equal(rw_dsse_pae(RW_DSSE_INTOTO_TYPE, strlen(RW_DSSE_INTOTO_TYPE),
                                  (const uint8_t *)statement, strlen(statement), &pae),
                      0);
-    g = sign(s, pae.data, pae.len);
+    g = rwt_sign(s, pae.data, pae.len);
     assert_int_equal(rw_dsse_envelope_build(RW_DSSE_INTOTO_TYPE, (const uint8_t *)statement,
                                             strlen(statement), g.sig, g.len, &env),
                      0);
@@ -726,8 +468,8 @@ static void add_stmt(struct fx *f, struct rw_signer *s, const char *digest, cons
 }
 
 /* regwarden's own provenance for @p digest with builder id @p builder, signed by @p s. */
-static void add_prov(struct fx *f, struct rw_signer *s, const char *digest, const char *builder,
-                     const char *repo, char blob_digest[72])
+static void add_prov(struct rwt_eval_fx *f, struct rw_signer *s, const char *digest,
+                     const char *builder, const char *repo, char blob_digest[72])
 {
     struct rw_attest_params ap = {.subject_name = "r/prov/app", .digest = digest,
                                   .repository = repo, .reference = "v1", .builder_id = builder,
@@ -742,8 +484,8 @@ static void add_prov(struct fx *f, struct rw_signer *s, const char *digest, cons
 }
 
 /* A statement of @p ptype for @p digest with predicate @p predicate (JSON). */
-static void add_pred(struct fx *f, struct rw_signer *s, const char *digest, const char *ptype,
-                     const char *predicate, char blob_digest[72])
+static void add_pred(struct rwt_eval_fx *f, struct rw_signer *s, const char *digest,
+                     const char *ptype, const char *predicate, char blob_digest[72])
 {
     char st[2048];
 
@@ -756,8 +498,8 @@ static void add_pred(struct fx *f, struct rw_signer *s, const char *digest, cons
 
 static void test_cond_builder(void **state)
 {
-    struct fx *f;
-    struct result r;
+    struct rwt_eval_fx *f;
+    struct rwt_eval_result r;
     char sig_blob[72];
     char att_blob[72];
     char tag[80];
@@ -765,9 +507,9 @@ static void test_cond_builder(void **state)
     (void)state;
     /* the condition holds: allow, and the verdict names the signature and the envelope */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_prov(f, f->other, D1, BUILDER, "team/app", att_blob);
-    r = run_eval(f, "prov/app", D1);
+    r = rwt_eval_run(f, "prov/app", D1);
     expect(r, 0, true, RW_REASON_NONE, ".att verified");
     assert_string_equal(r.v.key_id, "team");
     assert_int_equal(r.v.n_evidence, 2);
@@ -776,56 +518,56 @@ static void test_cond_builder(void **state)
     assert_string_not_equal(r.v.evidence[0], att_blob);
     (void)sig_blob;
     assert_string_equal(r.v.evidence[1], att_blob);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* another builder: deny, naming the requirement, the condition and what was found */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_prov(f, f->other, D1, "spiffe://other.org/ci", "team/app", NULL);
-    r = run_eval(f, "prov/app", D1);
+    r = rwt_eval_run(f, "prov/app", D1);
     expect(r, 0, false, RW_REASON_MISSING_ATTESTATION,
            "attestation 1 (https://slsa.dev/provenance/v1, keys pipeline) not met: condition 1 "
            "runDetails.builder.id equals \"" BUILDER "\": got \"spiffe://other.org/ci\"");
     assert_int_equal(r.v.n_evidence, 0);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* the right builder for a repository not in the list */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_prov(f, f->other, D1, BUILDER, "team/evil", NULL);
-    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "condition 2 buildDefinition.externalParameters.repository in [\"team/app\", "
            "\"team/web\"]: got \"team/evil\"");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* a failing envelope before a passing one: the passing one counts */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_prov(f, f->other, D1, "spiffe://other.org/ci", "team/app", NULL);
     add_prov(f, f->other, D1, BUILDER, "team/web", NULL);
-    expect(run_eval(f, "prov/app", D1), 0, true, RW_REASON_NONE, NULL);
-    fx_free(f);
+    expect(rwt_eval_run(f, "prov/app", D1), 0, true, RW_REASON_NONE, NULL);
+    rwt_eval_fx_free(f);
 }
 
 static void test_cond_keys(void **state)
 {
-    struct fx *f;
+    struct rwt_eval_fx *f;
 
     (void)state;
     /* a perfect provenance signed by the rule's key, but the requirement wants pipeline */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_prov(f, f->team, D1, BUILDER, "team/app", NULL);
-    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "attestation 1 (https://slsa.dev/provenance/v1, keys pipeline) not met: no envelope "
            "verifies with keys pipeline");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* no .att at all */
     f = fx_cond();
-    add_sig(f, D1);
-    expect(run_eval(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "pipeline");
-    fx_free(f);
+    rwt_eval_add_sig(f, D1);
+    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "pipeline");
+    rwt_eval_fx_free(f);
 }
 
 static void test_cond_vuln_scan(void **state)
@@ -860,15 +602,15 @@ static void test_cond_vuln_scan(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct fx *f = fx_cond();
+        struct rwt_eval_fx *f = fx_cond();
         char vuln_blob[72];
         char sbom_blob[72];
-        struct result r;
+        struct rwt_eval_result r;
 
-        add_sig(f, D1);
+        rwt_eval_add_sig(f, D1);
         add_pred(f, f->team, D1, VULN, cases[i].predicate, vuln_blob);
         add_pred(f, f->team, D1, SPDX, "{\"spdxVersion\":\"SPDX-2.3\"}", sbom_blob);
-        r = run_eval(f, "scan/app", D1);
+        r = rwt_eval_run(f, "scan/app", D1);
         if (r.v.allow != cases[i].allow ||
             (cases[i].detail != NULL && strstr(r.v.detail, cases[i].detail) == NULL)) {
             fail_msg("case %zu: allow %d detail \"%s\"", i, r.v.allow, r.v.detail);
@@ -880,28 +622,28 @@ static void test_cond_vuln_scan(void **state)
         } else {
             assert_int_equal(r.v.reason, RW_REASON_MISSING_ATTESTATION);
         }
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
 static void test_cond_sbom(void **state)
 {
-    struct fx *f;
+    struct rwt_eval_fx *f;
 
     (void)state;
     /* the scan passes, the SBOM is absent: requirement 2 is named */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_pred(f, f->team, D1, VULN,
              "{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[]}}}", NULL);
-    expect(run_eval(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "attestation 2 (" SPDX ", keys team) not met: an envelope verified with key team has "
            "predicate type \"" VULN "\"");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* the SBOM for another image does not count */
     f = fx_cond();
-    add_sig(f, D1);
+    rwt_eval_add_sig(f, D1);
     add_pred(f, f->team, D1, VULN,
              "{\"scanner\":{\"result\":{\"summary\":{\"critical\":0},\"Results\":[]}}}", NULL);
     {
@@ -913,16 +655,16 @@ static void test_cond_sbom(void **state)
                  D2 + 7);
         add_stmt(f, f->team, D1, st, NULL);
     }
-    expect(run_eval(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "scan/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
            "attestation 2 (" SPDX ", keys team) not met: a statement verified with key team has "
            "no subject with the sha256 of");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 /* Signature path: verified first, then the payload is read and must name this image. */
 static void test_sig_verified_then_parsed(void **state)
 {
-    struct fx *f;
+    struct rwt_eval_fx *f;
     struct rw_buf p;
 
     (void)state;
@@ -930,22 +672,22 @@ static void test_sig_verified_then_parsed(void **state)
     f = fx_new();
     rw_buf_init(&p, 0);
     assert_int_equal(rw_cosign_payload_build("r/team/app", D2, &p), 0);
-    add_sig_payload(f, D1, &p);
-    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
+    rwt_eval_add_sig_payload(f, D1, &p);
+    expect(rwt_eval_run(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
            "signature layer 1 verifies with key team but signs " D2 " (not this image)");
     rw_buf_fini(&p);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* signed by the team key, but not a simple-signing payload */
     f = fx_new();
     rw_buf_init(&p, 0);
     assert_int_equal(rw_buf_appends(&p, "{\"critical\":{\"type\":\"something else\"}}"), 0);
-    add_sig_payload(f, D1, &p);
-    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
+    rwt_eval_add_sig_payload(f, D1, &p);
+    expect(rwt_eval_run(f, "plain/app", D1), 0, false, RW_REASON_BAD_SIGNATURE,
            "signature layer 1 verifies with key team but its payload is not a cosign "
            "simple-signing payload");
     rw_buf_fini(&p);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 
     /* the same malformed payload under a key not listed: never read, untrusted-key */
     f = fx_new_yaml("upstreams: {r: 'http://h:1'}\nkeys: {team: {file: p256.pub}, other: "
@@ -953,11 +695,11 @@ static void test_sig_verified_then_parsed(void **state)
                     "[other]}}]}\n");
     rw_buf_init(&p, 0);
     assert_int_equal(rw_buf_appends(&p, "not json"), 0);
-    add_sig_payload(f, D1, &p);
-    expect(run_eval(f, "plain/app", D1), 0, false, RW_REASON_UNTRUSTED_KEY,
+    rwt_eval_add_sig_payload(f, D1, &p);
+    expect(rwt_eval_run(f, "plain/app", D1), 0, false, RW_REASON_UNTRUSTED_KEY,
            "verifies with key other");
     rw_buf_fini(&p);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 int main(void)

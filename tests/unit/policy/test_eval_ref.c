@@ -9,234 +9,25 @@
 #include <errno.h>
 
 #include "common.h"
+#include "evalfake.h"
 
 #define D1 "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"
 #define D2 "sha256:9999999999999999999999999999999999999999999999999999999999999999"
-#define ORIGIN "http://h:1"
 #define EMPTY_CFG "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-#define MAX_OBJ 128
-#define MAX_PAGES 16
-
-struct obj {
-    char key[100]; /* manifest reference or blob digest */
-    int status;
-    struct rw_buf body;
-};
-
-struct page {
-    char url[256];
-    int status;
-    char ctype[96];
-    char link[300]; /* "" = none */
-    struct rw_buf body;
-};
-
-struct fake_io {
-    struct obj objs[MAX_OBJ];
-    size_t n;
-    struct page pages[MAX_PAGES]; /* pages[0] answers the first request */
-    size_t n_pages;
-    bool no_api;        /* the referrers endpoint answers 404 like distribution 2.8 */
-    bool deferred;
-    /* one pending callback when deferred */
-    rw_policy_fetch_cb *pending_cb;
-    rw_policy_referrers_cb *pending_rcb;
-    void *pending_arg;
-    int pending_status;
-    struct page pending_page;
-    uint8_t *pending_body;
-    size_t pending_len;
-    int n_referrers;    /* fetch_referrers calls */
-    int n_manifest;
-    int n_blob;
-    int n_tag;          /* fetches of the sha256-<hex> fallback tag */
-    bool sig_fetched;
-    char last_next[300];
-};
-
-static void deliver(struct fake_io *io, rw_policy_fetch_cb *cb, void *arg, int status,
-                    const uint8_t *body, size_t len)
-{
-    if (!io->deferred) {
-        cb(arg, 0, status, body, len);
-        return;
-    }
-    assert_null(io->pending_cb);
-    assert_null(io->pending_rcb);
-    io->pending_cb = cb;
-    io->pending_arg = arg;
-    io->pending_status = status;
-    io->pending_body = malloc(len + 1);
-    memcpy(io->pending_body, body != NULL ? body : (const uint8_t *)"", len);
-    io->pending_len = len;
-}
-
-static void deliver_page(struct fake_io *io, rw_policy_referrers_cb *cb, void *arg,
-                         const struct page *p)
-{
-    struct rw_policy_referrers_page pg = {
-        .status = p->status,
-        .url = p->url,
-        .content_type = p->ctype[0] != '\0' ? p->ctype : NULL,
-        .link = p->link[0] != '\0' ? p->link : NULL,
-        .body = p->body.data,
-        .len = p->body.len,
-    };
-
-    if (!io->deferred) {
-        cb(arg, 0, &pg);
-        return;
-    }
-    assert_null(io->pending_cb);
-    assert_null(io->pending_rcb);
-    io->pending_rcb = cb;
-    io->pending_arg = arg;
-    io->pending_page = *p;
-    rw_buf_init(&io->pending_page.body, 0);
-    assert_int_equal(rw_buf_append(&io->pending_page.body, p->body.data != NULL ? p->body.data
-                                                                                : (uint8_t *)"",
-                                   p->body.len),
-                     0);
-}
-
-static bool pump(struct fake_io *io)
-{
-    if (io->pending_cb != NULL) {
-        rw_policy_fetch_cb *cb = io->pending_cb;
-        uint8_t *body = io->pending_body;
-
-        io->pending_cb = NULL;
-        io->pending_body = NULL;
-        cb(io->pending_arg, 0, io->pending_status, body, io->pending_len);
-        free(body);
-        return true;
-    }
-    if (io->pending_rcb != NULL) {
-        rw_policy_referrers_cb *cb = io->pending_rcb;
-        struct page p = io->pending_page;
-        struct rw_policy_referrers_page pg = {
-            .status = p.status,
-            .url = p.url,
-            .content_type = p.ctype[0] != '\0' ? p.ctype : NULL,
-            .link = p.link[0] != '\0' ? p.link : NULL,
-            .body = p.body.data,
-            .len = p.body.len,
-        };
-
-        io->pending_rcb = NULL;
-        cb(io->pending_arg, 0, &pg);
-        rw_buf_fini(&p.body);
-        return true;
-    }
-    return false;
-}
-
-static int fetch(struct fake_io *io, const char *key, rw_policy_fetch_cb *cb, void *arg)
-{
-    for (size_t i = 0; i < io->n; i++) {
-        if (strcmp(io->objs[i].key, key) == 0) {
-            deliver(io, cb, arg, io->objs[i].status, io->objs[i].body.data, io->objs[i].body.len);
-            return 0;
-        }
-    }
-    deliver(io, cb, arg, 404, (const uint8_t *)"{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}",
-            40);
-    return 0;
-}
-
-static int fake_manifest(void *vio, const char *ref, size_t max, rw_policy_fetch_cb *cb, void *arg)
-{
-    struct fake_io *io = vio;
-
-    assert_true(max == RW_MAX_SIG_MANIFEST_BYTES || max == RW_MAX_REFERRERS_PAGE_BYTES);
-    io->n_manifest++;
-    if (strncmp(ref, "sha256-", 7) == 0 && strchr(ref, '.') == NULL) {
-        io->n_tag++;
-    }
-    if (strstr(ref, ".sig") != NULL) {
-        io->sig_fetched = true;
-    }
-    return fetch(io, ref, cb, arg);
-}
-
-static int fake_blob(void *vio, const char *digest, size_t max, rw_policy_fetch_cb *cb, void *arg)
-{
-    struct fake_io *io = vio;
-
-    assert_true(max == RW_MAX_PAYLOAD_BYTES || max == RW_MAX_ENVELOPE_BYTES);
-    io->n_blob++;
-    return fetch(io, digest, cb, arg);
-}
-
-static int fake_referrers(void *vio, const char *digest, const char *at, const char *next,
-                          size_t max, rw_policy_referrers_cb *cb, void *arg)
-{
-    struct fake_io *io = vio;
-    static struct page not_found = {.status = 404, .ctype = "application/json"};
-
-    (void)digest;
-    assert_null(at);
-    assert_int_equal(max, RW_MAX_REFERRERS_PAGE_BYTES);
-    io->n_referrers++;
-    if (not_found.body.data == NULL) {
-        rw_buf_init(&not_found.body, 0);
-    }
-    if (io->no_api || io->n_pages == 0) {
-        snprintf(not_found.url, sizeof(not_found.url), ORIGIN "/v2/team/app/referrers/%s", digest);
-        deliver_page(io, cb, arg, &not_found);
-        return 0;
-    }
-    if (next == NULL) {
-        deliver_page(io, cb, arg, &io->pages[0]);
-        return 0;
-    }
-    snprintf(io->last_next, sizeof(io->last_next), "%s", next);
-    /* the evaluation must never ask for a URL off the upstream's origin */
-    assert_int_equal(strncmp(next, ORIGIN "/", strlen(ORIGIN) + 1), 0);
-    for (size_t i = 0; i < io->n_pages; i++) {
-        if (strcmp(io->pages[i].url, next) == 0) {
-            deliver_page(io, cb, arg, &io->pages[i]);
-            return 0;
-        }
-    }
-    fail_msg("unexpected next page %s", next);
-    return 0;
-}
-
-static const struct rw_policy_fetch_ops fake_ops = {
-    .fetch_manifest = fake_manifest,
-    .fetch_blob = fake_blob,
-    .fetch_referrers = fake_referrers,
-};
-
-static struct rw_buf *put(struct fake_io *io, const char *key, int status)
-{
-    for (size_t i = 0; i < io->n; i++) {
-        if (strcmp(io->objs[i].key, key) == 0) {
-            rw_buf_reset(&io->objs[i].body);
-            io->objs[i].status = status;
-            return &io->objs[i].body;
-        }
-    }
-    assert_true(io->n < MAX_OBJ);
-    snprintf(io->objs[io->n].key, sizeof(io->objs[io->n].key), "%s", key);
-    io->objs[io->n].status = status;
-    rw_buf_init(&io->objs[io->n].body, 0);
-    return &io->objs[io->n++].body;
-}
 
 /* Page @p i of the referrers API: an index of @p descs (a JSON list body), Link to page i+1 if
  * @p more. */
-static void add_page(struct fake_io *io, const char *digest, const char *descs, bool more)
+static void add_page(struct rwt_fake_io *io, const char *digest, const char *descs, bool more)
 {
-    struct page *p = &io->pages[io->n_pages];
+    struct rwt_page *p = &io->pages[io->n_pages];
     size_t i = io->n_pages++;
 
-    assert_true(io->n_pages <= MAX_PAGES);
+    assert_true(io->n_pages <= RWT_FAKE_MAX_PAGES);
     if (i == 0) {
-        snprintf(p->url, sizeof(p->url), ORIGIN "/v2/team/app/referrers/%s", digest);
+        snprintf(p->url, sizeof(p->url), RWT_FAKE_ORIGIN "/v2/team/app/referrers/%s", digest);
     } else {
-        snprintf(p->url, sizeof(p->url), ORIGIN "/v2/team/app/referrers/%s?last=p%zu", digest, i);
+        snprintf(p->url, sizeof(p->url), RWT_FAKE_ORIGIN "/v2/team/app/referrers/%s?last=p%zu",
+                 digest, i);
     }
     p->status = 200;
     snprintf(p->ctype, sizeof(p->ctype), "%s", RW_MT_OCI_INDEX);
@@ -254,43 +45,8 @@ static void add_page(struct fake_io *io, const char *digest, const char *descs, 
 
 /* ------------------------------------------------------------------ fixtures */
 
-struct fx {
-    struct rw_config *cfg;
-    struct rw_signer *team;
-    struct rw_signer *other;
-    struct fake_io io;
-};
-
-struct got {
-    int rc;
-    uint8_t sig[RW_MAX_SIG_BYTES];
-    size_t len;
-};
-
-static void on_signed(void *arg, int rc, const uint8_t *sig, size_t siglen, const char *kv)
+static struct rwt_eval_fx *fx_new(void)
 {
-    struct got *g = arg;
-
-    (void)kv;
-    g->rc = rc;
-    memcpy(g->sig, sig, siglen);
-    g->len = siglen;
-}
-
-static struct got sign(struct rw_signer *s, const uint8_t *msg, size_t len)
-{
-    struct got g = {0};
-
-    assert_int_equal(rw_signer_sign(s, msg, len, on_signed, &g), 0);
-    assert_int_equal(g.rc, 0);
-    return g;
-}
-
-static struct fx *fx_new(void)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    char dir[1024];
-    char err[512];
     const char *yaml = "upstreams: {r: 'http://h:1'}\n"
                        "keys:\n"
                        "  team: {file: p256.pub}\n"
@@ -303,30 +59,7 @@ static struct fx *fx_new(void)
                        "      require: {signed_by: [team], attestations: "
                        "[https://slsa.dev/provenance/v1]}\n";
 
-    assert_int_equal(rw_config_load_mem("ref.yaml", pdata_dir(dir, sizeof(dir)), yaml,
-                                        strlen(yaml), &f->cfg, err, sizeof(err)),
-                     0);
-    assert_int_equal(
-        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/p256-sec1.key"), &f->team), 0);
-    assert_int_equal(
-        rw_signer_file_new(rwt_data_path(dir, sizeof(dir), "policy/other-sec1.key"), &f->other),
-        0);
-    return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    for (size_t i = 0; i < f->io.n; i++) {
-        rw_buf_fini(&f->io.objs[i].body);
-    }
-    for (size_t i = 0; i < f->io.n_pages; i++) {
-        rw_buf_fini(&f->io.pages[i].body);
-    }
-    free(f->io.pending_body);
-    rw_signer_free(&f->team);
-    rw_signer_free(&f->other);
-    rw_config_unref(&f->cfg);
-    free(f);
+    return rwt_eval_fx_new("ref.yaml", yaml, &rwt_fake_ops_referrers);
 }
 
 /*
@@ -334,7 +67,7 @@ static void fx_free(struct fx *f)
  * it, or in artifactType for bundles) with one layer @p blob of @p layer_type, subject
  * @p subject. Stores blob and manifest; writes the index descriptor into @p desc.
  */
-static void add_referrer(struct fx *f, const char *artifact_type, bool top_artifact_type,
+static void add_referrer(struct rwt_eval_fx *f, const char *artifact_type, bool top_artifact_type,
                          const char *layer_type, const uint8_t *blob, size_t len,
                          const char *sig_b64, const char *subject, char *desc, size_t cap)
 {
@@ -343,7 +76,7 @@ static void add_referrer(struct fx *f, const char *artifact_type, bool top_artif
     char md[72];
 
     rw_sha256_digest(blob, len, bd);
-    assert_int_equal(rw_buf_append(put(&f->io, bd, 200), blob, len), 0);
+    assert_int_equal(rw_buf_append(rwt_fake_put(&f->io, bd, 200), blob, len), 0);
     rw_buf_init(&m, 0);
     assert_int_equal(
         rw_buf_printf(&m,
@@ -358,7 +91,7 @@ static void add_referrer(struct fx *f, const char *artifact_type, bool top_artif
                       RW_MT_OCI_MANIFEST, subject),
         0);
     rw_sha256_digest(m.data, m.len, md);
-    assert_int_equal(rw_buf_append(put(&f->io, md, 200), m.data, m.len), 0);
+    assert_int_equal(rw_buf_append(rwt_fake_put(&f->io, md, 200), m.data, m.len), 0);
     snprintf(desc, cap,
              "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,\"artifactType\":\"%s\","
              "\"annotations\":{\"org.opencontainers.image.created\":\"2026-01-01T00:00:00Z\"}}",
@@ -367,17 +100,17 @@ static void add_referrer(struct fx *f, const char *artifact_type, bool top_artif
 }
 
 /* A cosign oci-1-1 signature referrer: simple-signing payload for @p digest signed by @p s. */
-static void sig_referrer(struct fx *f, struct rw_signer *s, const char *digest,
+static void sig_referrer(struct rwt_eval_fx *f, struct rw_signer *s, const char *digest,
                          const char *subject, char *desc, size_t cap)
 {
     struct rw_buf payload;
     struct rw_buf b64;
-    struct got g;
+    struct rwt_sig g;
 
     rw_buf_init(&payload, 0);
     rw_buf_init(&b64, 0);
     assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
-    g = sign(s, payload.data, payload.len);
+    g = rwt_sign(s, payload.data, payload.len);
     assert_int_equal(rw_base64_encode(g.sig, g.len, &b64), 0);
     add_referrer(f, RW_AT_COSIGN_SIG, false, RW_MT_SIMPLESIGNING, payload.data, payload.len,
                  (char *)b64.data, subject, desc, cap);
@@ -389,13 +122,13 @@ static void sig_referrer(struct fx *f, struct rw_signer *s, const char *digest,
 static void envelope(struct rw_signer *s, const struct rw_buf *st, struct rw_buf *env)
 {
     struct rw_buf pae;
-    struct got g;
+    struct rwt_sig g;
 
     rw_buf_init(&pae, 0);
     assert_int_equal(rw_dsse_pae(RW_DSSE_INTOTO_TYPE, strlen(RW_DSSE_INTOTO_TYPE), st->data,
                                  st->len, &pae),
                      0);
-    g = sign(s, pae.data, pae.len);
+    g = rwt_sign(s, pae.data, pae.len);
     assert_int_equal(rw_dsse_envelope_build(RW_DSSE_INTOTO_TYPE, st->data, st->len, g.sig, g.len,
                                             env),
                      0);
@@ -420,8 +153,9 @@ static void statement(struct rw_buf *st, const char *subject_digest, const char 
 }
 
 /* A Sigstore bundle v0.3 referrer with a DSSE envelope over a statement of @p ptype. */
-static void dsse_bundle_referrer(struct fx *f, struct rw_signer *s, const char *stmt_digest,
-                                 const char *ptype, const char *subject, char *desc, size_t cap)
+static void dsse_bundle_referrer(struct rwt_eval_fx *f, struct rw_signer *s,
+                                 const char *stmt_digest, const char *ptype, const char *subject,
+                                 char *desc, size_t cap)
 {
     struct rw_buf st;
     struct rw_buf env;
@@ -445,14 +179,14 @@ static void dsse_bundle_referrer(struct fx *f, struct rw_signer *s, const char *
 }
 
 /* A messageSignature bundle over @p artifact (the image manifest bytes), signed by @p s. */
-static void msg_bundle_referrer(struct fx *f, struct rw_signer *s, const char *artifact,
+static void msg_bundle_referrer(struct rwt_eval_fx *f, struct rw_signer *s, const char *artifact,
                                 const char *subject, char *desc, size_t cap)
 {
     uint8_t d[32];
     struct rw_buf dg;
     struct rw_buf sg;
     struct rw_buf b;
-    struct got g = sign(s, (const uint8_t *)artifact, strlen(artifact));
+    struct rwt_sig g = rwt_sign(s, (const uint8_t *)artifact, strlen(artifact));
 
     rw_sha256(artifact, strlen(artifact), d);
     rw_buf_init(&dg, 0);
@@ -474,85 +208,20 @@ static void msg_bundle_referrer(struct fx *f, struct rw_signer *s, const char *a
     rw_buf_fini(&b);
 }
 
-/* A valid .sig tag signature of @p digest by the team key (the legacy path). */
-static void add_sig_tag(struct fx *f, const char *digest)
-{
-    struct rw_buf payload;
-    struct rw_buf b64;
-    struct rw_buf cfg;
-    struct rw_buf man;
-    char pd[72];
-    char tag[80];
-    struct got g;
-
-    rw_buf_init(&payload, 0);
-    rw_buf_init(&b64, 0);
-    rw_buf_init(&cfg, 0);
-    rw_buf_init(&man, 0);
-    assert_int_equal(rw_cosign_payload_build("r/team/app", digest, &payload), 0);
-    g = sign(f->team, payload.data, payload.len);
-    assert_int_equal(rw_base64_encode(g.sig, g.len, &b64), 0);
-    rw_sha256_digest(payload.data, payload.len, pd);
-    assert_int_equal(rw_buf_append(put(&f->io, pd, 200), payload.data, payload.len), 0);
-    assert_int_equal(rw_cosign_sig_tag(digest, tag), 0);
-    assert_int_equal(rw_cosign_sig_manifest_build(NULL, 0, pd, payload.len, (char *)b64.data, NULL,
-                                                  0, &cfg, &man),
-                     0);
-    assert_int_equal(rw_buf_append(put(&f->io, tag, 200), man.data, man.len), 0);
-    rw_buf_fini(&payload);
-    rw_buf_fini(&b64);
-    rw_buf_fini(&cfg);
-    rw_buf_fini(&man);
-}
-
 /* The sha256-<hex> fallback tag holding an index of @p descs. */
-static void add_fallback(struct fx *f, const char *digest, const char *descs)
+static void add_fallback(struct rwt_eval_fx *f, const char *digest, const char *descs)
 {
     char tag[80];
 
     snprintf(tag, sizeof(tag), "sha256-%s", digest + 7);
-    assert_int_equal(rw_buf_printf(put(&f->io, tag, 200),
+    assert_int_equal(rw_buf_printf(rwt_fake_put(&f->io, tag, 200),
                                    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[%s]}",
                                    RW_MT_OCI_INDEX, descs),
                      0);
 }
 
-struct result {
-    int calls;
-    int rc;
-    struct rw_verdict v;
-};
-
-static void on_done(void *arg, int rc, const struct rw_verdict *v)
-{
-    struct result *r = arg;
-
-    r->calls++;
-    r->rc = rc;
-    r->v = *v;
-}
-
-static struct result run_eval(struct fx *f, const char *repo, const char *digest)
-{
-    struct result res = {0};
-    struct rw_policy_eval *e = NULL;
-    const struct rw_pull_rule *rule = rw_policy_pull_rule(f->cfg, "r", repo);
-
-    assert_non_null(rule);
-    assert_int_equal(
-        rw_policy_eval_start(f->cfg, rule, digest, &fake_ops, &f->io, on_done, &res, &e), 0);
-    if (f->io.deferred) {
-        assert_non_null(e);
-        while (pump(&f->io)) {
-        }
-    } else {
-        assert_null(e);
-    }
-    assert_int_equal(res.calls, 1);
-    return res;
-}
-
-static void expect(struct result r, bool allow, enum rw_reason reason, const char *in_detail)
+static void expect(struct rwt_eval_result r, bool allow, enum rw_reason reason,
+                   const char *in_detail)
 {
     if (r.v.allow != allow || r.v.reason != reason ||
         (in_detail != NULL && strstr(r.v.detail, in_detail) == NULL)) {
@@ -562,7 +231,7 @@ static void expect(struct result r, bool allow, enum rw_reason reason, const cha
     }
 }
 
-static bool has_evidence(const struct rw_verdict *v, const struct fake_io *io, size_t obj)
+static bool has_evidence(const struct rw_verdict *v, const struct rwt_fake_io *io, size_t obj)
 {
     for (unsigned i = 0; i < v->n_evidence; i++) {
         if (strcmp(v->evidence[i], io->objs[obj].key) == 0) {
@@ -579,11 +248,11 @@ static void test_api_two_pages(void **state)
 {
     (void)state;
     for (int deferred = 0; deferred < 2; deferred++) {
-        struct fx *f = fx_new();
+        struct rwt_eval_fx *f = fx_new();
         char sbom[600];
         char sig[600];
         char want[300];
-        struct result r;
+        struct rwt_eval_result r;
 
         f->io.deferred = deferred;
         add_referrer(f, "application/spdx+json", true, "application/spdx+json",
@@ -591,11 +260,11 @@ static void test_api_two_pages(void **state)
         sig_referrer(f, f->team, D1, D1, sig, sizeof(sig));
         add_page(&f->io, D1, sbom, true);
         add_page(&f->io, D1, sig, false);
-        r = run_eval(f, "team/app", D1);
+        r = rwt_eval_run(f, "team/app", D1);
         expect(r, true, RW_REASON_NONE, "of referrer sha256:");
         assert_string_equal(r.v.key_id, "team");
         assert_int_equal(f->io.n_referrers, 2);
-        snprintf(want, sizeof(want), ORIGIN "/v2/team/app/referrers/%s?last=p1", D1);
+        snprintf(want, sizeof(want), RWT_FAKE_ORIGIN "/v2/team/app/referrers/%s?last=p1", D1);
         assert_string_equal(f->io.last_next, want);
         assert_true(f->io.sig_fetched); /* the .sig tag first */
         assert_int_equal(f->io.n_tag, 0);
@@ -603,7 +272,7 @@ static void test_api_two_pages(void **state)
         assert_int_equal(r.v.n_evidence, 1);
         assert_true(has_evidence(&r.v, &f->io, 2));
         assert_int_equal(f->io.n_blob, 1);
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
@@ -611,9 +280,9 @@ static void test_fallback_tag(void **state)
 {
     (void)state;
     for (int variant = 0; variant < 3; variant++) {
-        struct fx *f = fx_new();
+        struct rwt_eval_fx *f = fx_new();
         char sig[600];
-        struct result r;
+        struct rwt_eval_result r;
 
         sig_referrer(f, f->team, D1, D1, sig, sizeof(sig));
         add_fallback(f, D1, sig);
@@ -628,46 +297,46 @@ static void test_fallback_tag(void **state)
                 f->io.pages[0].status = 400;
             }
         }
-        r = run_eval(f, "team/app", D1);
+        r = rwt_eval_run(f, "team/app", D1);
         expect(r, true, RW_REASON_NONE, "referrer");
         assert_int_equal(f->io.n_referrers, 1);
         assert_int_equal(f->io.n_tag, 1);
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
 static void test_neither(void **state)
 {
-    struct fx *f = fx_new();
-    struct result r;
+    struct rwt_eval_fx *f = fx_new();
+    struct rwt_eval_result r;
 
     (void)state;
     f->io.no_api = true;
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, false, RW_REASON_NO_SIGNATURE, ".sig and 0 referrers (fallback tag)");
     assert_int_equal(f->io.n_tag, 1);
-    fx_free(f);
+    rwt_eval_fx_free(f);
     /* an API that answers an empty list */
     f = fx_new();
     add_page(&f->io, D1, "", false);
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, false, RW_REASON_NO_SIGNATURE, ".sig and 0 referrers;");
     assert_int_equal(f->io.n_tag, 0);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 /* The common path stays cheap: a .sig that allows means no referrers query at all. */
 static void test_sig_tag_first(void **state)
 {
-    struct fx *f = fx_new();
-    struct result r;
+    struct rwt_eval_fx *f = fx_new();
+    struct rwt_eval_result r;
 
     (void)state;
-    add_sig_tag(f, D1);
-    r = run_eval(f, "team/app", D1);
+    rwt_eval_add_sig(f, D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, true, RW_REASON_NONE, ".sig verified");
     assert_int_equal(f->io.n_referrers, 0);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_bundle_message_signature(void **state)
@@ -675,62 +344,63 @@ static void test_bundle_message_signature(void **state)
     const char *manifest = "{\"schemaVersion\":2,\"the\":\"served manifest\"}";
     char d[72];
     char desc[600];
-    struct fx *f;
-    struct result r;
+    struct rwt_eval_fx *f;
+    struct rwt_eval_result r;
 
     (void)state;
     rw_sha256_digest(manifest, strlen(manifest), d);
     f = fx_new();
     msg_bundle_referrer(f, f->team, manifest, d, desc, sizeof(desc));
     add_page(&f->io, d, desc, false);
-    r = run_eval(f, "team/app", d);
+    r = rwt_eval_run(f, "team/app", d);
     expect(r, true, RW_REASON_NONE, "Sigstore bundle layer 1 of referrer");
     assert_true(has_evidence(&r.v, &f->io, 0));
-    fx_free(f);
+    rwt_eval_fx_free(f);
     /* signed by a key the rule does not list */
     f = fx_new();
     msg_bundle_referrer(f, f->other, manifest, d, desc, sizeof(desc));
     add_page(&f->io, d, desc, false);
-    expect(run_eval(f, "team/app", d), false, RW_REASON_UNTRUSTED_KEY, NULL);
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", d), false, RW_REASON_UNTRUSTED_KEY, NULL);
+    rwt_eval_fx_free(f);
     /* a bundle over other bytes, hung under this digest */
     f = fx_new();
     msg_bundle_referrer(f, f->team, "other bytes", d, desc, sizeof(desc));
     add_page(&f->io, d, desc, false);
-    expect(run_eval(f, "team/app", d), false, RW_REASON_BAD_SIGNATURE, "but signs another image (sha256:");
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", d), false, RW_REASON_BAD_SIGNATURE,
+           "but signs another image (sha256:");
+    rwt_eval_fx_free(f);
 }
 
 static void test_bundle_dsse_signature(void **state)
 {
     char desc[4096];
-    struct fx *f = fx_new();
-    struct result r;
+    struct rwt_eval_fx *f = fx_new();
+    struct rwt_eval_result r;
 
     (void)state;
     dsse_bundle_referrer(f, f->team, D1, RW_COSIGN_SIGN_PREDICATE, D1, desc, sizeof(desc));
     add_page(&f->io, D1, desc, false);
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, true, RW_REASON_NONE, "Sigstore bundle");
-    fx_free(f);
+    rwt_eval_fx_free(f);
     /* a sign/v1 statement for another image, hung under this one */
     f = fx_new();
     dsse_bundle_referrer(f, f->team, D2, RW_COSIGN_SIGN_PREDICATE, D1, desc, sizeof(desc));
     add_page(&f->io, D1, desc, false);
-    expect(run_eval(f, "team/app", D1), false, RW_REASON_BAD_SIGNATURE, "another image digest");
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", D1), false, RW_REASON_BAD_SIGNATURE, "another image digest");
+    rwt_eval_fx_free(f);
     /* signed by a key the rule does not list */
     f = fx_new();
     dsse_bundle_referrer(f, f->other, D1, RW_COSIGN_SIGN_PREDICATE, D1, desc, sizeof(desc));
     add_page(&f->io, D1, desc, false);
-    expect(run_eval(f, "team/app", D1), false, RW_REASON_UNTRUSTED_KEY, "no signature on");
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", D1), false, RW_REASON_UNTRUSTED_KEY, "no signature on");
+    rwt_eval_fx_free(f);
     /* an attestation bundle is not a signature */
     f = fx_new();
     dsse_bundle_referrer(f, f->team, D1, RW_SLSA_PROVENANCE_V1, D1, desc, sizeof(desc));
     add_page(&f->io, D1, desc, false);
-    expect(run_eval(f, "team/app", D1), false, RW_REASON_NO_SIGNATURE, "1 referrers");
-    fx_free(f);
+    expect(rwt_eval_run(f, "team/app", D1), false, RW_REASON_NO_SIGNATURE, "1 referrers");
+    rwt_eval_fx_free(f);
 }
 
 /* .sig allows, .att is absent, a bundle attestation in the referrers meets the requirement. */
@@ -738,51 +408,51 @@ static void test_bundle_attestation(void **state)
 {
     (void)state;
     for (int deferred = 0; deferred < 2; deferred++) {
-        struct fx *f = fx_new();
+        struct rwt_eval_fx *f = fx_new();
         char desc[8192];
-        struct result r;
+        struct rwt_eval_result r;
 
         f->io.deferred = deferred;
-        add_sig_tag(f, D1);
+        rwt_eval_add_sig(f, D1);
         dsse_bundle_referrer(f, f->team, D1, RW_SLSA_PROVENANCE_V1, D1, desc, sizeof(desc));
         add_page(&f->io, D1, desc, false);
-        r = run_eval(f, "att/app", D1);
+        r = rwt_eval_run(f, "att/app", D1);
         expect(r, true, RW_REASON_NONE, "and referrers verified");
         assert_int_equal(r.v.n_evidence, 2);
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
 /* Signature and attestation both from referrers: the list is fetched once. */
 static void test_listed_once(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
     char sig[600];
     char att[8192];
     char both[9000];
-    struct result r;
+    struct rwt_eval_result r;
 
     (void)state;
     sig_referrer(f, f->team, D1, D1, sig, sizeof(sig));
     dsse_bundle_referrer(f, f->team, D1, RW_SLSA_PROVENANCE_V1, D1, att, sizeof(att));
     snprintf(both, sizeof(both), "%s,%s", sig, att);
     add_page(&f->io, D1, both, false);
-    r = run_eval(f, "att/app", D1);
+    r = rwt_eval_run(f, "att/app", D1);
     expect(r, true, RW_REASON_NONE, "and referrers");
     assert_int_equal(f->io.n_referrers, 1);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 /* A cosign oci-1-1 attestation referrer (DSSE layers like .att). */
 static void test_cosign_att_referrer(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
     struct rw_buf st;
     struct rw_buf env;
     char desc[600];
 
     (void)state;
-    add_sig_tag(f, D1);
+    rwt_eval_add_sig(f, D1);
     rw_buf_init(&st, 0);
     rw_buf_init(&env, 0);
     statement(&st, D1, RW_SLSA_PROVENANCE_V1);
@@ -790,33 +460,33 @@ static void test_cosign_att_referrer(void **state)
     add_referrer(f, RW_AT_COSIGN_ATT, false, RW_MT_DSSE_ENVELOPE, env.data, env.len, "", D1, desc,
                  sizeof(desc));
     add_page(&f->io, D1, desc, false);
-    expect(run_eval(f, "att/app", D1), true, RW_REASON_NONE, "and referrers");
+    expect(rwt_eval_run(f, "att/app", D1), true, RW_REASON_NONE, "and referrers");
     rw_buf_fini(&st);
     rw_buf_fini(&env);
-    fx_free(f);
+    rwt_eval_fx_free(f);
     /* no attestation anywhere: the deny says where it looked */
     f = fx_new();
-    add_sig_tag(f, D1);
+    rwt_eval_add_sig(f, D1);
     f->io.no_api = true;
-    expect(run_eval(f, "att/app", D1), false, RW_REASON_MISSING_ATTESTATION,
+    expect(rwt_eval_run(f, "att/app", D1), false, RW_REASON_MISSING_ATTESTATION,
            ".att and 0 referrers");
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_subject_mismatch(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
     char sig[600];
-    struct result r;
+    struct rwt_eval_result r;
 
     (void)state;
     /* a valid signature of D1, but its manifest hangs under D2 (subject), listed for D1 */
     sig_referrer(f, f->team, D1, D2, sig, sizeof(sig));
     add_page(&f->io, D1, sig, false);
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, false, RW_REASON_BAD_SIGNATURE, "another subject");
     assert_int_equal(f->io.n_blob, 0); /* its layers were never read */
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 static void test_link_other_host(void **state)
@@ -828,38 +498,38 @@ static void test_link_other_host(void **state)
             "<//evil:2/v2/team/app/referrers/x>; rel=\"next\"",
             "<http://h:1@evil:2/v2/team/app/referrers/x>; rel=\"next\"",
         };
-        struct fx *f = fx_new();
+        struct rwt_eval_fx *f = fx_new();
         char sbom[600];
-        struct result r;
+        struct rwt_eval_result r;
 
         add_referrer(f, "application/spdx+json", true, "application/spdx+json",
                      (const uint8_t *)"{}", 2, NULL, D1, sbom, sizeof(sbom));
         add_page(&f->io, D1, sbom, false);
         snprintf(f->io.pages[0].link, sizeof(f->io.pages[0].link), "%s", links[variant]);
-        r = run_eval(f, "team/app", D1);
+        r = rwt_eval_run(f, "team/app", D1);
         assert_false(r.v.allow);
         assert_int_equal(r.v.reason, RW_REASON_UPSTREAM_ERROR);
         assert_int_equal(f->io.n_referrers, 1); /* never asked for the other host's page */
-        fx_free(f);
+        rwt_eval_fx_free(f);
     }
 }
 
 static void test_bounds(void **state)
 {
-    struct fx *f = fx_new();
+    struct rwt_eval_fx *f = fx_new();
     char one[600];
     struct rw_buf many;
-    struct result r;
+    struct rwt_eval_result r;
 
     (void)state;
     /* pages: every page links to the next; at most RW_MAX_REFERRERS_PAGES are asked for */
-    for (size_t i = 0; i < MAX_PAGES; i++) {
-        add_page(&f->io, D1, "", i + 1 < MAX_PAGES);
+    for (size_t i = 0; i < RWT_FAKE_MAX_PAGES; i++) {
+        add_page(&f->io, D1, "", i + 1 < RWT_FAKE_MAX_PAGES);
     }
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, false, RW_REASON_NO_SIGNATURE, NULL);
     assert_int_equal(f->io.n_referrers, RW_MAX_REFERRERS_PAGES);
-    fx_free(f);
+    rwt_eval_fx_free(f);
     /* descriptors: 40 signature referrers for another subject; at most
      * RW_MAX_REFERRER_ARTIFACTS manifests are fetched */
     f = fx_new();
@@ -872,18 +542,18 @@ static void test_bounds(void **state)
         assert_int_equal(rw_buf_printf(&many, "%s%s", i == 0 ? "" : ",", one), 0);
     }
     add_page(&f->io, D1, (char *)many.data, false);
-    r = run_eval(f, "team/app", D1);
+    r = rwt_eval_run(f, "team/app", D1);
     expect(r, false, RW_REASON_BAD_SIGNATURE, NULL);
     assert_int_equal(f->io.n_manifest, 1 + RW_MAX_REFERRER_ARTIFACTS); /* .sig + the bound */
     rw_buf_fini(&many);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 /* A referrer manifest whose bytes do not hash to the digest the index gave is not read. */
 static void test_manifest_digest_mismatch(void **state)
 {
-    struct fx *f = fx_new();
-    const struct obj *m;
+    struct rwt_eval_fx *f = fx_new();
+    const struct rwt_obj *m;
     char sig[600];
     char key[80];
     char *d;
@@ -895,11 +565,11 @@ static void test_manifest_digest_mismatch(void **state)
     d[7] = d[7] == '0' ? '1' : '0'; /* the index names other bytes... */
     snprintf(key, sizeof(key), "%.71s", d);
     /* ...and the registry serves the signature manifest under that name */
-    assert_int_equal(rw_buf_append(put(&f->io, key, 200), m->body.data, m->body.len), 0);
+    assert_int_equal(rw_buf_append(rwt_fake_put(&f->io, key, 200), m->body.data, m->body.len), 0);
     add_page(&f->io, D1, sig, false);
-    expect(run_eval(f, "team/app", D1), false, RW_REASON_BAD_SIGNATURE, "digest mismatch");
+    expect(rwt_eval_run(f, "team/app", D1), false, RW_REASON_BAD_SIGNATURE, "digest mismatch");
     assert_int_equal(f->io.n_blob, 0);
-    fx_free(f);
+    rwt_eval_fx_free(f);
 }
 
 int main(void)
