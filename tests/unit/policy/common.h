@@ -24,6 +24,39 @@ static inline const char *pdata_dir(char *out, size_t cap)
     return rwt_data_path(out, cap, "policy");
 }
 
+/* Load @p yaml as config file "t.yaml" beside the policy test data; @p err gets the message. */
+static inline int load_t_yaml(const char *yaml, struct rw_config **out, char *err, size_t errlen)
+{
+    char dir[1024];
+
+    err[0] = '\0';
+    return rw_config_load_mem("t.yaml", pdata_dir(dir, sizeof(dir)), yaml, strlen(yaml), out, err,
+                              errlen);
+}
+
+struct err_case {
+    const char *yaml;
+    const char *where; /* "t.yaml:N: " */
+    const char *what;  /* substring of the message */
+};
+
+/* Each case must be refused with RW_ECONFIG, a message starting at @p where and naming @p what. */
+static inline void expect_config_errors(const struct err_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rw_config *c = NULL;
+        char err[512];
+        int rc = load_t_yaml(cases[i].yaml, &c, err, sizeof(err));
+
+        if (rc != RW_ECONFIG || strncmp(err, cases[i].where, strlen(cases[i].where)) ||
+            strstr(err, cases[i].what) == NULL) {
+            fail_msg("case %zu: rc %d err '%s' (want '%s...%s')", i, rc, err, cases[i].where,
+                     cases[i].what);
+        }
+        assert_null(c);
+    }
+}
+
 /* Read a vector file, failing the test when missing. Caller free()s. */
 static inline uint8_t *read_vec(const char *rel, size_t *len)
 {

@@ -2,14 +2,11 @@
 /* policy/config.c: schema, file:line errors, defaults, policy hash, refcount, failmalloc. */
 #include "common.h"
 
-static char g_dir[1024];
 static char g_err[512];
 
 static int load(const char *yaml, struct rw_config **out)
 {
-    g_err[0] = '\0';
-    return rw_config_load_mem("t.yaml", pdata_dir(g_dir, sizeof(g_dir)), yaml, strlen(yaml), out,
-                              g_err, sizeof(g_err));
+    return load_t_yaml(yaml, out, g_err, sizeof(g_err));
 }
 
 static void test_good_file(void **state)
@@ -118,12 +115,6 @@ static void test_json_form(void **state)
                      RW_ECONFIG);
     assert_non_null(strstr(g_err, "t.yaml:2: "));
 }
-
-struct err_case {
-    const char *yaml;
-    const char *where; /* "t.yaml:N: " */
-    const char *what;  /* substring of the message */
-};
 
 #define UP "upstreams: {r: 'http://h:1'}\n"
 #define KEYS "keys: {team: {file: p256.pub}}\n"
@@ -257,17 +248,7 @@ static void test_vault(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
-        struct rw_config *c = NULL;
-        int rc = load(err_cases[i].yaml, &c);
-
-        if (rc != RW_ECONFIG || strncmp(g_err, err_cases[i].where, strlen(err_cases[i].where)) ||
-            strstr(g_err, err_cases[i].what) == NULL) {
-            fail_msg("case %zu: rc %d err '%s' (want '%s...%s')", i, rc, g_err,
-                     err_cases[i].where, err_cases[i].what);
-        }
-        assert_null(c);
-    }
+    expect_config_errors(err_cases, sizeof(err_cases) / sizeof(err_cases[0]));
 }
 
 static void test_missing_file(void **state)

@@ -8,14 +8,11 @@
 
 #include "common.h"
 
-static char g_dir[1024];
 static char g_err[512];
 
 static int load(const char *yaml, struct rw_config **out)
 {
-    g_err[0] = '\0';
-    return rw_config_load_mem("t.yaml", pdata_dir(g_dir, sizeof(g_dir)), yaml, strlen(yaml), out,
-                              g_err, sizeof(g_err));
+    return load_t_yaml(yaml, out, g_err, sizeof(g_err));
 }
 
 #define UP "upstreams: {r: 'http://h:1'}\n"
@@ -75,11 +72,7 @@ static void test_policy_hash_unchanged(void **state)
     rw_config_unref(&b);
 }
 
-static const struct {
-    const char *yaml;
-    const char *where;
-    const char *what;
-} err_cases[] = {
+static const struct err_case err_cases[] = {
     {UP "provenance: {builder: 'spiffe://x/y'}\n", "t.yaml:2:", "unknown key 'builder'"},
     {UP "provenance: [a]\n", "t.yaml:2:", "provenance: expected a mapping"},
     {UP "provenance: {builder_id: ''}\n",
@@ -105,17 +98,7 @@ static const struct {
 static void test_errors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
-        struct rw_config *c = NULL;
-        int rc = load(err_cases[i].yaml, &c);
-
-        if (rc != RW_ECONFIG || strncmp(g_err, err_cases[i].where, strlen(err_cases[i].where)) ||
-            strstr(g_err, err_cases[i].what) == NULL) {
-            fail_msg("case %zu: rc %d err '%s' (want '%s...%s')", i, rc, g_err,
-                     err_cases[i].where, err_cases[i].what);
-        }
-        assert_null(c);
-    }
+    expect_config_errors(err_cases, sizeof(err_cases) / sizeof(err_cases[0]));
 }
 
 static void test_length_bound(void **state)
@@ -141,6 +124,23 @@ static void test_length_bound(void **state)
     assert_null(c);
 }
 
+/* Statement @p st names builder @p id (runDetails.builder.id) and build type @p bt. */
+static void expect_builder(const struct rw_buf *st, const char *id, const char *bt)
+{
+    json_t *root = json_loadb((const char *)st->data, st->len, 0, NULL);
+    const char *got_id = NULL;
+    const char *got_bt = NULL;
+
+    assert_non_null(root);
+    assert_int_equal(json_unpack(root, "{s:{s:{s:s}, s:{s:{s:s}}}}", "predicate",
+                                 "buildDefinition", "buildType", &got_bt, "runDetails", "builder",
+                                 "id", &got_id),
+                     0);
+    assert_string_equal(got_id, id);
+    assert_string_equal(got_bt, bt);
+    json_decref(root);
+}
+
 /* The statement carries the configured values; NULL falls back to the constants. */
 static void test_statement_uses_them(void **state)
 {
@@ -158,35 +158,16 @@ static void test_statement_uses_them(void **state)
         .finished_on = 1767225605,
     };
     struct rw_buf st;
-    json_t *root;
-    const char *id = NULL;
-    const char *bt = NULL;
 
     (void)state;
     rw_buf_init(&st, 0);
     assert_int_equal(rw_attest_statement_build(&ap, &st), 0);
-    root = json_loadb((const char *)st.data, st.len, 0, NULL);
-    assert_non_null(root);
-    assert_int_equal(json_unpack(root, "{s:{s:{s:s}, s:{s:{s:s}}}}", "predicate",
-                                 "buildDefinition", "buildType", &bt, "runDetails", "builder",
-                                 "id", &id),
-                     0);
-    assert_string_equal(id, "spiffe://example.org/ci/regwarden");
-    assert_string_equal(bt, "https://example.org/push/v2");
-    json_decref(root);
+    expect_builder(&st, "spiffe://example.org/ci/regwarden", "https://example.org/push/v2");
     rw_buf_reset(&st);
     ap.builder_id = NULL;
     ap.build_type = NULL;
     assert_int_equal(rw_attest_statement_build(&ap, &st), 0);
-    root = json_loadb((const char *)st.data, st.len, 0, NULL);
-    assert_non_null(root);
-    assert_int_equal(json_unpack(root, "{s:{s:{s:s}, s:{s:{s:s}}}}", "predicate",
-                                 "buildDefinition", "buildType", &bt, "runDetails", "builder",
-                                 "id", &id),
-                     0);
-    assert_string_equal(id, RW_ATTEST_BUILDER_ID);
-    assert_string_equal(bt, RW_ATTEST_BUILD_TYPE);
-    json_decref(root);
+    expect_builder(&st, RW_ATTEST_BUILDER_ID, RW_ATTEST_BUILD_TYPE);
     rw_buf_fini(&st);
 }
 
