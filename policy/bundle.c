@@ -5,7 +5,7 @@
  * not trusted; transparency-log entries and timestamps are carried, not required (the vectors'
  * "project decisions"). The content is a DSSE envelope (parsed and verified by dsse.c) or a
  * messageSignature over a SHA-256 digest (verified prehashed by crypto.c). Whether a bundle counts
- * as a signature or an attestation is eval.c's decision. Pure: no I/O.
+ * as a signature or an attestation is eval_ref.c's decision. Pure: no I/O.
  */
 #include <errno.h>
 #include <stdio.h>

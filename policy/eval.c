@@ -5,10 +5,13 @@
  * payload blob, check its digest, parse it, check that it names the digest being served, and
  * verify the signature with each key of the rule. With `require.attestations`, a signature that
  * passes leads on to `sha256-<hex>.att`: each DSSE layer (at most RW_MAX_SIG_LAYERS) is fetched,
- * digest-checked and judged (judge_envelope): verified with a requirement's own keys, its in-toto
- * statement must have the requirement's predicate type, a subject binding the digest, and pass
- * its conditions. A signature or envelope is verified before its payload is parsed. Evidence
- * arrives only through the fetch ops (R23); this file never does I/O.
+ * digest-checked and judged (rw_eval_judge_envelope): verified with a requirement's own keys,
+ * its in-toto statement must have the requirement's predicate type, a subject binding the digest,
+ * and pass its conditions. A signature or envelope is verified before its payload is parsed.
+ * When either phase would end without an allow, the OCI 1.1 referrers phase (eval_ref.c) is
+ * consulted first; it shares the state (eval_int.h) and the judgements of this file. Evidence
+ * arrives only through the fetch ops (R23); this file never does I/O. It owns the object's life:
+ * start, cancel, the loop, the fetch callback, the one exit (rw_eval_finish) and the free.
  *
  * Re-entrancy: fetch ops may call back before they return. One loop (run()) advances the state;
  * a callback arriving while the loop runs only records its result, so the stack never grows with
@@ -26,108 +29,7 @@
 #include "rw/mem.h"
 #include "rw/policy.h"
 
-enum eval_state {
-    EV_SIG = 0,
-    EV_LAYERS,
-    EV_ATT,
-    EV_ATT_LAYERS,
-    EV_REF_LIST,     /* referrers API pages, or the sha256-<hex> fallback tag */
-    EV_REF_MANIFEST, /* the next referrer manifest of the phase, fetched by digest */
-    EV_REF_LAYERS,   /* its layers: simple-signing payloads, DSSE envelopes, Sigstore bundles */
-    EV_STATE_COUNT
-};
-
-/* What the referrers listing does next (EV_REF_LIST). */
-enum ref_step { REF_FIRST = 0, REF_NEXT_PAGE, REF_TAG, REF_WAIT, REF_LISTED, REF_STEP_COUNT };
-
-struct rw_policy_eval {
-    const struct rw_config *cfg;           /* borrowed: the caller holds a ref until cb */
-    const struct rw_pull_rule *rule;       /* borrowed: kept alive by cfg */
-    const struct rw_policy_fetch_ops *ops; /* borrowed: kept alive by the caller */
-    void *io;                              /* borrowed: kept alive by the caller */
-    rw_policy_done_cb *cb;
-    void *arg;
-    char digest[RW_MAX_DIGEST_LEN + 1];
-    char sig_tag[80];
-    enum eval_state state;
-    bool sig_requested;
-    bool cancelled;    /* cb must not run any more */
-    bool finished;     /* cb ran */
-    bool running;      /* run() is on the stack */
-    unsigned outstanding; /* fetches whose cb has not arrived (0 or 1) */
-    /* the last fetch result, copied out of the callback (its body is borrowed) */
-    bool have_result;
-    int res_rc;
-    int res_status;
-    bool res_too_big;
-    struct rw_buf body; /* owned */
-    size_t cur_max;
-    /* signature layers */
-    struct rw_cosign_sig_manifest sigm; /* owned */
-    size_t layer;     /* layer being fetched / next to examine */
-    unsigned n_bad;
-    unsigned n_untrusted;
-    unsigned n_upstream;
-    unsigned n_skipped;
-    const char *first_bad; /* why the first bad layer was bad: static text or first_bad_buf */
-    bool first_bad_verified; /* first_bad is about a layer whose signature verified */
-    char first_bad_buf[200];
-    /* attestations (rule->n_attestations > 0), after a signature passed */
-    char att_tag[80];
-    char sig_key[RW_MAX_NAME_LEN + 1]; /* the key that verified the signature */
-    size_t sig_layer;
-    bool att_requested;
-    bool att_absent;                    /* the .att tag does not exist */
-    struct rw_cosign_sig_manifest attm; /* owned */
-    size_t att_layer;
-    uint32_t satisfied;                 /* bit k: rule->attestations[k] is attested */
-    unsigned n_att_upstream;
-    int att_problem_rank;               /* 0 none, 1 weak (other type, skipped), 2 strong */
-    char att_problem[160];              /* why the most telling layer did not count */
-    /* per requirement k (rule->attestations[k]): why no envelope met it, most telling kept */
-    int req_rank[RW_MAX_ATTESTATION_TYPES]; /* 0 none .. 5 a condition failed (req_problem()) */
-    char req_problem[RW_MAX_ATTESTATION_TYPES][200];
-    /* referrers: listed once per evaluation, scanned once per phase (signatures, attestations) */
-    enum ref_step ref_step;             /* what to ask next (REF_WAIT: an answer is due) */
-    enum ref_step ref_asked;            /* what the last request asked */
-    bool ref_unreadable;                /* part of the list could not be read */
-    struct rw_referrers refs;           /* owned */
-    unsigned ref_pages;                 /* API pages requested */
-    bool ref_listed_api;                /* the list came from the referrers API */
-    char *ref_next;                     /* owned; the next page's URL (same origin, checked) */
-    char *ref_url;                      /* owned; URL of the last page answered */
-    char *ref_link;                     /* owned; its Link header, or NULL */
-    char ref_ctype[128];                /* its Content-Type, "" when absent */
-    char ref_tag[80];                   /* "sha256-<hex>": the tag-schema fallback */
-    bool ref_sig_done;                  /* the signature phase consulted the referrers */
-    bool ref_att_done;                  /* the attestation phase consulted the referrers */
-    bool ref_att_phase;                 /* scanning for attestations (else signatures) */
-    size_t ref_i;                       /* next descriptor to consider */
-    bool ref_examined[RW_MAX_REFERRERS];
-    unsigned n_ref_fetched;             /* referrer manifests fetched (RW_MAX_REFERRER_ARTIFACTS) */
-    enum rw_referrer_kind ref_kind;     /* of the referrer manifest being examined */
-    char ref_digest[RW_MAX_DIGEST_LEN + 1];
-    struct rw_cosign_sig_manifest refm; /* owned; its layers */
-    size_t ref_layer;
-    bool sig_passed;                    /* a signature verified (sig_key, sig_where are set) */
-    bool att_from_ref;                  /* an attestation counted from a referrer */
-    char sig_where[176];                /* where the signature that passed was found */
-    /* the blobs whose verified signatures count towards an allow (copied into the verdict) */
-    unsigned n_evidence;
-    char evidence[RW_MAX_EVIDENCE][72];
-};
-
-/* snprintf whose truncation is intended (details are one bounded sentence). */
-static void textf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void textf(char *dst, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    (void)vsnprintf(dst, cap, fmt, ap);
-    va_end(ap);
-}
+#include "eval_int.h"
 
 /* "team, other" into @p out, truncated with "..." when long. */
 static void names_list(char *const *names, size_t count, char *out, size_t cap)
@@ -154,11 +56,9 @@ static void key_list(const struct rw_pull_rule *r, char *out, size_t cap)
 }
 
 static bool run(struct rw_policy_eval *e);
-static bool ref_enter(struct rw_policy_eval *e, bool att_phase);
-static void ref_where(const struct rw_policy_eval *e, const char *tag, char *out, size_t cap);
 
 /* Record that the blob @p digest carried a verified signature the verdict rests on. */
-static void evidence_add(struct rw_policy_eval *e, const char *digest)
+void rw_eval_evidence_add(struct rw_policy_eval *e, const char *digest)
 {
     for (unsigned i = 0; i < e->n_evidence; i++) {
         if (strcmp(e->evidence[i], digest) == 0) {
@@ -189,7 +89,7 @@ static bool maybe_free(struct rw_policy_eval *e)
 }
 
 /* The one exit: rc != 0 becomes a fail-closed verdict here too, so cb always gets a deny. */
-static void finish(struct rw_policy_eval *e, int rc, const struct rw_verdict *v)
+void rw_eval_finish(struct rw_policy_eval *e, int rc, const struct rw_verdict *v)
 {
     struct rw_verdict fc;
 
@@ -222,10 +122,10 @@ static void deny(struct rw_policy_eval *e, enum rw_reason reason, const char *de
     v.reason = reason;
     textf(v.detail, sizeof(v.detail), "%s", detail);
     v.time = (int64_t)time(NULL);
-    finish(e, 0, &v);
+    rw_eval_finish(e, 0, &v);
 }
 
-static void allow(struct rw_policy_eval *e, const char *key)
+void rw_eval_allow(struct rw_policy_eval *e, const char *key)
 {
     struct rw_verdict v;
 
@@ -243,22 +143,22 @@ static void allow(struct rw_policy_eval *e, const char *key)
         textf(v.detail, sizeof(v.detail), "%s verified with key %s", e->sig_where, key);
     }
     v.time = (int64_t)time(NULL);
-    finish(e, 0, &v);
+    rw_eval_finish(e, 0, &v);
 }
 
 /* Nothing passed: pick the reason from what was seen, most decisive first. */
-static void conclude(struct rw_policy_eval *e)
+void rw_eval_conclude(struct rw_policy_eval *e)
 {
     char keys[160];
     char detail[sizeof(((struct rw_verdict *)NULL)->detail)];
 
-    if (ref_enter(e, false)) {
+    if (rw_eval_ref_enter(e, false)) {
         return; /* the .sig tag gave no allow: the referrers may */
     }
     key_list(e->rule, keys, sizeof(keys));
     if (e->n_upstream > 0) {
         /* a layer we could not read might have been the valid one: no decision */
-        finish(e, RW_EUPSTREAM, NULL);
+        rw_eval_finish(e, RW_EUPSTREAM, NULL);
     } else if (e->n_untrusted > 0) {
         textf(detail, sizeof(detail), "no signature on %s verifies with key %s", e->digest,
                  keys);
@@ -270,14 +170,14 @@ static void conclude(struct rw_policy_eval *e)
     } else {
         char where[128];
 
-        ref_where(e, e->sig_tag, where, sizeof(where));
+        rw_eval_ref_where(e, e->sig_tag, where, sizeof(where));
         textf(detail, sizeof(detail), "no cosign signature for %s (looked in %s; keys: %s)",
               e->digest, where, keys);
         deny(e, RW_REASON_NO_SIGNATURE, detail);
     }
 }
 
-static void bad(struct rw_policy_eval *e, const char *why)
+void rw_eval_bad(struct rw_policy_eval *e, const char *why)
 {
     e->n_bad++;
     if (e->first_bad == NULL) {
@@ -287,10 +187,7 @@ static void bad(struct rw_policy_eval *e, const char *why)
 
 /* A layer whose signature verifies with a listed key, but whose payload does not vouch for the
  * served digest: the most telling kind of bad layer, so it replaces an earlier other kind. */
-static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
+void rw_eval_bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
 {
     va_list ap;
 
@@ -305,17 +202,8 @@ static void bad_verified(struct rw_policy_eval *e, const char *fmt, ...)
     e->first_bad = e->first_bad_buf;
 }
 
-/* Is every attestation type of the rule satisfied? */
-static bool att_all(const struct rw_policy_eval *e)
-{
-    uint32_t all = (e->rule->n_attestations >= 32) ? UINT32_MAX
-                                                   : ((1u << e->rule->n_attestations) - 1u);
-
-    return (e->satisfied & all) == all;
-}
-
 /* A signature passed: allow, or go on to the attestations the rule requires. */
-static void signature_ok(struct rw_policy_eval *e, const char *key)
+void rw_eval_signature_ok(struct rw_policy_eval *e, const char *key)
 {
     e->sig_passed = true;
     if (e->state == EV_REF_LAYERS) {
@@ -327,7 +215,7 @@ static void signature_ok(struct rw_policy_eval *e, const char *key)
               e->sig_tag);
     }
     if (e->rule->n_attestations == 0 || att_all(e)) {
-        allow(e, key);
+        rw_eval_allow(e, key);
         return;
     }
     textf(e->sig_key, sizeof(e->sig_key), "%s", key);
@@ -336,10 +224,7 @@ static void signature_ok(struct rw_policy_eval *e, const char *key)
 }
 
 /* Remember why an attestation layer did not count; a stronger reason replaces a weaker one. */
-static void att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...)
+void rw_eval_att_problem(struct rw_policy_eval *e, int rank, const char *fmt, ...)
 {
     va_list ap;
 
@@ -374,7 +259,7 @@ static void req_problem(struct rw_policy_eval *e, size_t k, int rank, const char
 }
 
 /* Every attestation layer examined and something is still missing. */
-static void att_conclude(struct rw_policy_eval *e)
+void rw_eval_att_conclude(struct rw_policy_eval *e)
 {
     char keys[160];
     char detail[sizeof(((struct rw_verdict *)NULL)->detail)];
@@ -383,14 +268,14 @@ static void att_conclude(struct rw_policy_eval *e)
     size_t mk = 0;
 
     if (att_all(e)) {
-        allow(e, e->sig_key); /* referrers satisfied what the .att tag did not */
+        rw_eval_allow(e, e->sig_key); /* referrers satisfied what the .att tag did not */
         return;
     }
-    if (ref_enter(e, true)) {
+    if (rw_eval_ref_enter(e, true)) {
         return; /* the .att tag left a type unmet: the referrers may have it */
     }
     if (e->n_att_upstream > 0) {
-        finish(e, RW_EUPSTREAM, NULL); /* an unread layer might have been the one */
+        rw_eval_finish(e, RW_EUPSTREAM, NULL); /* an unread layer might have been the one */
         return;
     }
     for (size_t k = 0; k < e->rule->n_attestations; k++) {
@@ -413,7 +298,7 @@ static void att_conclude(struct rw_policy_eval *e)
     if (e->att_absent && e->req_rank[mk] == 0 && e->att_problem_rank == 0) {
         char where[128];
 
-        ref_where(e, e->att_tag, where, sizeof(where));
+        rw_eval_ref_where(e, e->att_tag, where, sizeof(where));
         textf(detail, sizeof(detail), "no attestation of type %s for %s (looked in %s); keys: %s",
               missing, e->digest, where, keys);
     } else {
@@ -436,7 +321,7 @@ static void att_conclude(struct rw_policy_eval *e)
     deny(e, RW_REASON_MISSING_ATTESTATION, detail);
 }
 
-static void on_fetch(void *arg, int rc, int status, const uint8_t *body, size_t len)
+void rw_eval_on_fetch(void *arg, int rc, int status, const uint8_t *body, size_t len)
 {
     struct rw_policy_eval *e = arg;
 
@@ -473,7 +358,7 @@ static void on_fetch(void *arg, int rc, int status, const uint8_t *body, size_t 
 }
 
 /* Is a 404 body an OCI "not there" (MANIFEST_UNKNOWN / NAME_UNKNOWN) or a bare 404? */
-static bool not_found_body(const uint8_t *p, size_t n)
+bool rw_eval_not_found_body(const uint8_t *p, size_t n)
 {
     bool json_like = false;
 
@@ -497,40 +382,40 @@ static void on_sig_manifest(struct rw_policy_eval *e)
     int rc;
 
     if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
+        rw_eval_finish(e, -ENOMEM, NULL);
         return;
     }
     if (e->res_rc != 0 || e->res_status == 0) {
         rw_log_debug(POLICY, "eval: %s: transport error: %s", e->sig_tag, rw_strerror(e->res_rc));
-        finish(e, RW_EUPSTREAM, NULL);
+        rw_eval_finish(e, RW_EUPSTREAM, NULL);
         return;
     }
     if (e->res_status == 404) {
-        if (not_found_body(e->body.data, e->body.len)) {
-            conclude(e); /* nothing seen: no-signature */
+        if (rw_eval_not_found_body(e->body.data, e->body.len)) {
+            rw_eval_conclude(e); /* nothing seen: no-signature */
         } else {
-            finish(e, RW_EUPSTREAM, NULL);
+            rw_eval_finish(e, RW_EUPSTREAM, NULL);
         }
         return;
     }
     if (e->res_status != 200) {
         rw_log_debug(POLICY, "eval: %s: upstream answered %d", e->sig_tag, e->res_status);
-        finish(e, RW_EUPSTREAM, NULL);
+        rw_eval_finish(e, RW_EUPSTREAM, NULL);
         return;
     }
     if (e->res_too_big) {
-        bad(e, "signature manifest over the size limit");
-        conclude(e);
+        rw_eval_bad(e, "signature manifest over the size limit");
+        rw_eval_conclude(e);
         return;
     }
     rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->sigm);
     if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
-        bad(e, "malformed signature manifest");
-        conclude(e);
+        rw_eval_bad(e, "malformed signature manifest");
+        rw_eval_conclude(e);
         return;
     }
     if (e->sigm.n_ignored > 0) {
@@ -596,7 +481,7 @@ static int payload_verify(struct rw_policy_eval *e, const struct rw_cosign_sig_l
     return RW_EBADSIG;
 }
 
-static void on_payload(struct rw_policy_eval *e)
+void rw_eval_on_payload(struct rw_policy_eval *e)
 {
     const struct rw_cosign_sig_layer *l = payload_layer(e);
     struct rw_cosign_payload pl;
@@ -605,7 +490,7 @@ static void on_payload(struct rw_policy_eval *e)
     int rc;
 
     if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
+        rw_eval_finish(e, -ENOMEM, NULL);
         return;
     }
     if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
@@ -613,22 +498,22 @@ static void on_payload(struct rw_policy_eval *e)
         goto next;
     }
     if (e->res_status == 404) {
-        bad(e, "payload blob missing");
+        rw_eval_bad(e, "payload blob missing");
         goto next;
     }
     if (e->res_too_big) {
-        bad(e, "payload over the size limit");
+        rw_eval_bad(e, "payload over the size limit");
         goto next;
     }
     rw_sha256_digest(e->body.data, e->body.len, got);
     if (strcmp(got, l->digest) != 0) {
-        bad(e, "payload digest mismatch");
+        rw_eval_bad(e, "payload digest mismatch");
         goto next;
     }
     /* the signature over the exact bytes first: only a payload a listed key signed is read */
     rc = payload_verify(e, l, &key);
     if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
@@ -637,23 +522,25 @@ static void on_payload(struct rw_policy_eval *e)
     }
     rc = rw_cosign_payload_parse(e->body.data, e->body.len, &pl);
     if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
-        bad_verified(e,
-                     "signature layer %zu verifies with key %s but its payload is not a cosign "
-                     "simple-signing payload",
-                     sig_layer_no(e), key);
+        rw_eval_bad_verified(e,
+                             "signature layer %zu verifies with key %s but its payload is not a "
+                             "cosign simple-signing payload",
+                             sig_layer_no(e), key);
         goto next;
     }
     if (strcmp(pl.digest, e->digest) != 0) {
-        bad_verified(e, "signature layer %zu verifies with key %s but signs %s (not this image)",
-                     sig_layer_no(e), key, pl.digest);
+        rw_eval_bad_verified(e,
+                             "signature layer %zu verifies with key %s but signs %s (not this "
+                             "image)",
+                             sig_layer_no(e), key, pl.digest);
         goto next;
     }
-    evidence_add(e, l->digest);
-    signature_ok(e, key);
+    rw_eval_evidence_add(e, l->digest);
+    rw_eval_signature_ok(e, key);
     return;
 next:
     payload_next(e);
@@ -664,38 +551,38 @@ static void on_att_manifest(struct rw_policy_eval *e)
     int rc;
 
     if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
+        rw_eval_finish(e, -ENOMEM, NULL);
         return;
     }
     if (e->res_rc != 0 || e->res_status == 0 ||
         (e->res_status != 200 && e->res_status != 404)) {
         rw_log_debug(POLICY, "eval: %s: upstream answered %d (%s)", e->att_tag, e->res_status,
                      rw_strerror(e->res_rc));
-        finish(e, RW_EUPSTREAM, NULL);
+        rw_eval_finish(e, RW_EUPSTREAM, NULL);
         return;
     }
     if (e->res_status == 404) {
-        if (!not_found_body(e->body.data, e->body.len)) {
-            finish(e, RW_EUPSTREAM, NULL);
+        if (!rw_eval_not_found_body(e->body.data, e->body.len)) {
+            rw_eval_finish(e, RW_EUPSTREAM, NULL);
             return;
         }
         e->att_absent = true;
-        att_conclude(e);
+        rw_eval_att_conclude(e);
         return;
     }
     if (e->res_too_big) {
-        att_problem(e, 2, "attestation manifest over the size limit");
-        att_conclude(e);
+        rw_eval_att_problem(e, 2, "attestation manifest over the size limit");
+        rw_eval_att_conclude(e);
         return;
     }
     rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->attm);
     if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
-        att_problem(e, 2, "malformed attestation manifest");
-        att_conclude(e);
+        rw_eval_att_problem(e, 2, "malformed attestation manifest");
+        rw_eval_att_conclude(e);
         return;
     }
     e->state = EV_ATT_LAYERS;
@@ -752,10 +639,11 @@ static int req_verify(struct rw_policy_eval *e, const struct rw_dsse_envelope *e
  * parsed only after some requirement's key verified the envelope.
  * @param[in] env          a parsed envelope (borrowed for the call)
  * @param[in] blob_digest  "sha256:<hex>" of the blob that carried @p env
- * @return 0 (see e->satisfied); -ENOMEM or another error: the caller fails closed (finish()).
+ * @return 0 (see e->satisfied); -ENOMEM or another error: the caller fails closed
+ *         (rw_eval_finish()).
  */
-static int judge_envelope(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
-                          const char *blob_digest)
+int rw_eval_judge_envelope(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
+                           const char *blob_digest)
 {
     const struct rw_att_req *cand[RW_MAX_ATTESTATION_TYPES];
     struct rw_attest_judgement j[RW_MAX_ATTESTATION_TYPES];
@@ -816,7 +704,7 @@ static int judge_envelope(struct rw_policy_eval *e, const struct rw_dsse_envelop
         switch (j[i].result) {
         case RW_ATTEST_OK:
             e->satisfied |= 1u << k;
-            evidence_add(e, blob_digest);
+            rw_eval_evidence_add(e, blob_digest);
             break;
         case RW_ATTEST_WRONG_TYPE:
             rw_cond_quote(pt, strlen(pt), 80, q, sizeof(q));
@@ -852,7 +740,7 @@ static void on_envelope(struct rw_policy_eval *e)
 
     memset(&env, 0, sizeof(env));
     if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
+        rw_eval_finish(e, -ENOMEM, NULL);
         return;
     }
     if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
@@ -860,642 +748,40 @@ static void on_envelope(struct rw_policy_eval *e)
         goto next;
     }
     if (e->res_status == 404) {
-        att_problem(e, 2, "envelope blob %.80s missing", l->digest);
+        rw_eval_att_problem(e, 2, "envelope blob %.80s missing", l->digest);
         goto next;
     }
     if (e->res_too_big) {
-        att_problem(e, 2, "envelope over the size limit");
+        rw_eval_att_problem(e, 2, "envelope over the size limit");
         goto next;
     }
     rw_sha256_digest(e->body.data, e->body.len, got);
     if (strcmp(got, l->digest) != 0) {
-        att_problem(e, 2, "envelope digest mismatch");
+        rw_eval_att_problem(e, 2, "envelope digest mismatch");
         goto next;
     }
     rc = rw_dsse_envelope_parse(e->body.data, e->body.len, &env);
     if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
     if (rc != 0) {
-        att_problem(e, 2, "malformed DSSE envelope");
+        rw_eval_att_problem(e, 2, "malformed DSSE envelope");
         goto next;
     }
-    rc = judge_envelope(e, &env, l->digest);
+    rc = rw_eval_judge_envelope(e, &env, l->digest);
     if (rc != 0) {
         rw_dsse_envelope_fini(&env);
-        finish(e, rc, NULL);
+        rw_eval_finish(e, rc, NULL);
         return;
     }
 next:
     rw_dsse_envelope_fini(&env);
     if ((e->satisfied & all) == all) {
-        allow(e, e->sig_key);
+        rw_eval_allow(e, e->sig_key);
         return;
     }
     e->att_layer++;
-}
-
-/* ------------------------------------------------------------------ referrers (OCI 1.1) */
-
-/* "sha256-<hex>.sig and 3 referrers": where evidence was looked for, for deny details. */
-static void ref_where(const struct rw_policy_eval *e, const char *tag, char *out, size_t cap)
-{
-    if (e->ops->fetch_referrers == NULL) {
-        textf(out, cap, "%s", tag);
-    } else if (e->ref_step == REF_LISTED && !e->ref_listed_api) {
-        textf(out, cap, "%s and %zu referrers (fallback tag)", tag, e->refs.n);
-    } else {
-        textf(out, cap, "%s and %zu referrers", tag, e->refs.n);
-    }
-}
-
-/* Something about a referrer that keeps it from counting, into the counters of the phase being
- * decided: @p upstream = could not be read (an unread one might have been the valid one). */
-static void ref_trouble(struct rw_policy_eval *e, bool upstream, const char *why)
-{
-    if (upstream) {
-        e->ref_unreadable = true;
-    }
-    if (e->ref_att_phase) {
-        if (upstream) {
-            e->n_att_upstream++;
-        } else {
-            att_problem(e, 2, "%s", why);
-        }
-    } else if (upstream) {
-        e->n_upstream++;
-    } else {
-        bad(e, why);
-    }
-}
-
-/*
- * Before a phase concludes without an allow, consult the referrers: the list is fetched once per
- * evaluation, then scanned once per phase for the artifact types of that phase.
- * @return true when the evaluation goes on there.
- */
-static bool ref_enter(struct rw_policy_eval *e, bool att_phase)
-{
-    bool *done = att_phase ? &e->ref_att_done : &e->ref_sig_done;
-
-    if (*done || e->ops->fetch_referrers == NULL) {
-        return false;
-    }
-    *done = true;
-    e->ref_att_phase = att_phase;
-    e->ref_i = 0;
-    if (e->ref_step == REF_LISTED) {
-        if (e->ref_unreadable) {
-            ref_trouble(e, true, NULL); /* part of the list could not be read */
-        }
-        e->state = EV_REF_MANIFEST;
-    } else {
-        e->state = EV_REF_LIST;
-    }
-    return true;
-}
-
-static void ref_listed(struct rw_policy_eval *e)
-{
-    e->ref_step = REF_LISTED;
-    e->state = EV_REF_MANIFEST;
-    e->ref_i = 0;
-    if (e->refs.n_ignored > 0) {
-        rw_log_debug(POLICY, "eval: %s: %zu referrers over the limit of %u ignored", e->digest,
-                     e->refs.n_ignored, RW_MAX_REFERRERS);
-    }
-}
-
-/* A referrers page: keep its headers, then the common result path. */
-static void on_ref_page(void *arg, int rc, const struct rw_policy_referrers_page *pg)
-{
-    struct rw_policy_eval *e = arg;
-
-    if (e->outstanding > 0 && !e->cancelled && !e->finished && pg != NULL) {
-        rw_free_clear(&e->ref_url);
-        rw_free_clear(&e->ref_link);
-        e->ref_ctype[0] = '\0';
-        if (pg->content_type != NULL && strlen(pg->content_type) < sizeof(e->ref_ctype)) {
-            memcpy(e->ref_ctype, pg->content_type, strlen(pg->content_type) + 1);
-        }
-        if ((pg->url != NULL && (e->ref_url = rw_strdup(pg->url)) == NULL) ||
-            (pg->link != NULL && (e->ref_link = rw_strdup(pg->link)) == NULL)) {
-            rc = -ENOMEM;
-        }
-    }
-    on_fetch(arg, rc, pg != NULL ? pg->status : 0, pg != NULL ? pg->body : NULL,
-             pg != NULL ? pg->len : 0);
-}
-
-/* Statuses after which go-containerregistry reads the sha256-<hex> tag instead (§1.9). */
-static bool ref_no_api(int status, const char *ctype)
-{
-    if (status == 200) {
-        return strcmp(ctype, RW_MT_OCI_INDEX) != 0;
-    }
-    return status == 400 || status == 404 || status == 405 || status == 406 || status == 501;
-}
-
-/* The fallback tag's answer: 404 or a non-index means no referrers (§1.9). */
-static void on_ref_tag(struct rw_policy_eval *e)
-{
-    int rc;
-
-    if (e->res_status == 404 && not_found_body(e->body.data, e->body.len)) {
-        ref_listed(e);
-        return;
-    }
-    if (e->res_status != 200) {
-        rw_log_debug(POLICY, "eval: %s: upstream answered %d", e->ref_tag, e->res_status);
-        ref_trouble(e, true, NULL);
-        ref_listed(e);
-        return;
-    }
-    rc = e->res_too_big ? RW_ETOOBIG : rw_referrers_parse(e->body.data, e->body.len, &e->refs);
-    if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (rc != 0) {
-        rw_log_debug(POLICY, "eval: %s is not a referrers index: no referrers", e->ref_tag);
-    }
-    ref_listed(e);
-}
-
-static void on_ref_list(struct rw_policy_eval *e)
-{
-    int rc;
-
-    if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
-        return;
-    }
-    if (e->res_rc != 0 || e->res_status == 0) {
-        rw_log_debug(POLICY, "eval: referrers of %s: transport error: %s", e->digest,
-                     rw_strerror(e->res_rc));
-        ref_trouble(e, true, NULL);
-        ref_listed(e);
-        return;
-    }
-    if (e->ref_asked == REF_TAG) {
-        on_ref_tag(e);
-        return;
-    }
-    if (e->ref_asked == REF_FIRST && ref_no_api(e->res_status, e->ref_ctype)) {
-        e->ref_step = REF_TAG; /* no referrers API: the tag schema */
-        return;
-    }
-    if (e->res_status != 200 || strcmp(e->ref_ctype, RW_MT_OCI_INDEX) != 0) {
-        rw_log_debug(POLICY, "eval: referrers of %s: upstream answered %d (%s)", e->digest,
-                     e->res_status, e->ref_ctype);
-        ref_trouble(e, true, NULL);
-        ref_listed(e);
-        return;
-    }
-    rc = e->res_too_big ? RW_ETOOBIG : rw_referrers_parse(e->body.data, e->body.len, &e->refs);
-    if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (rc != 0) {
-        ref_trouble(e, false, "malformed referrers index");
-        ref_listed(e);
-        return;
-    }
-    e->ref_listed_api = true;
-    if (e->ref_link == NULL || e->refs.n >= RW_MAX_REFERRERS) {
-        ref_listed(e);
-        return;
-    }
-    rw_free_clear(&e->ref_next);
-    rc = e->ref_url != NULL ? rw_referrers_next(e->ref_url, e->ref_link, &e->ref_next) : RW_EPROTO;
-    if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (rc == -ENOENT) {
-        ref_listed(e);
-        return;
-    }
-    if (rc != 0) {
-        /* invariant 4: a Link header never makes regwarden dial another host */
-        rw_log_warn(POLICY, "eval: referrers of %s: Link rel=\"next\" leaves the upstream; not "
-                            "followed", e->digest);
-        ref_trouble(e, true, NULL);
-        ref_listed(e);
-        return;
-    }
-    if (e->ref_pages >= RW_MAX_REFERRERS_PAGES) {
-        rw_log_debug(POLICY, "eval: referrers of %s: more than %u pages; the rest ignored",
-                     e->digest, RW_MAX_REFERRERS_PAGES);
-        ref_listed(e);
-        return;
-    }
-    e->ref_step = REF_NEXT_PAGE;
-}
-
-static bool ref_wanted(const struct rw_policy_eval *e, enum rw_referrer_kind k)
-{
-    if (k == RW_REFERRER_BUNDLE) {
-        return true; /* a signature or an attestation: only its content tells */
-    }
-    return k == (e->ref_att_phase ? RW_REFERRER_COSIGN_ATT : RW_REFERRER_COSIGN_SIG);
-}
-
-static void on_ref_manifest(struct rw_policy_eval *e)
-{
-    struct rw_referrer_manifest rm;
-    char got[72];
-    int rc;
-
-    if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
-        return;
-    }
-    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
-        ref_trouble(e, true, NULL);
-        return;
-    }
-    if (e->res_status == 404) {
-        ref_trouble(e, false, "referrer manifest missing");
-        return;
-    }
-    if (e->res_too_big) {
-        ref_trouble(e, false, "referrer manifest over the size limit");
-        return;
-    }
-    rw_sha256_digest(e->body.data, e->body.len, got);
-    if (strcmp(got, e->ref_digest) != 0) {
-        ref_trouble(e, false, "referrer manifest digest mismatch");
-        return;
-    }
-    rc = rw_referrer_manifest_parse(e->body.data, e->body.len, &rm);
-    if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (rc != 0) {
-        ref_trouble(e, false, "malformed referrer manifest");
-        return;
-    }
-    if (strcmp(rm.subject, e->digest) != 0) {
-        /* the index is not authenticated: only the manifest's own subject binds it to us */
-        ref_trouble(e, false, "referrer manifest names another subject");
-        return;
-    }
-    if (!ref_wanted(e, rm.kind)) {
-        ref_trouble(e, false, "referrer manifest is not of the artifact type its index names");
-        return;
-    }
-    rw_cosign_sig_manifest_fini(&e->refm);
-    rc = rw_cosign_sig_manifest_parse(e->body.data, e->body.len, &e->refm);
-    if (rc == -ENOMEM) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (rc != 0) {
-        ref_trouble(e, false, "malformed referrer manifest");
-        return;
-    }
-    e->ref_kind = rm.kind;
-    e->ref_layer = 0;
-    e->state = EV_REF_LAYERS;
-}
-
-/* An envelope found through a referrer (a cosign .att-style layer, or a Sigstore bundle's DSSE):
- * the one attestation judgement (judge_envelope), then an allow when a signature already passed
- * and nothing is unmet. @return 0; -ENOMEM or another error (the caller fails closed). */
-static int ref_judge_att(struct rw_policy_eval *e, const struct rw_dsse_envelope *env,
-                         const char *blob)
-{
-    uint32_t before = e->satisfied;
-    int rc = judge_envelope(e, env, blob);
-
-    if (rc != 0) {
-        return rc;
-    }
-    if (e->satisfied != before) {
-        e->att_from_ref = true;
-    }
-    if (e->sig_passed && att_all(e)) {
-        allow(e, e->sig_key);
-    }
-    return 0;
-}
-
-/* A messageSignature bundle: a signature when a listed key verifies it over its messageDigest
- * (SHA2_256 only) and that digest is this very image's. Verified first, then the binding. */
-static int ref_bundle_message(struct rw_policy_eval *e, const struct rw_bundle *b,
-                              const char *blob)
-{
-    char signs[72];
-
-    if (rw_bundle_message_digest(b, signs) != 0) {
-        bad(e, "Sigstore bundle message signature without a SHA2_256 message digest");
-        return 0;
-    }
-    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
-        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
-        int rc;
-
-        if (kc == NULL || kc->vault_key != NULL) {
-            continue; /* no prehashed verify over Vault key versions: never an allow */
-        }
-        rc = rw_pubkey_verify_digest(kc->pub, b->digest, b->sig, b->sig_len);
-        if (rc == -ENOMEM) {
-            return rc;
-        }
-        if (rc != 0) {
-            continue;
-        }
-        if (strcmp(signs, e->digest) != 0) {
-            bad_verified(e, "a Sigstore bundle verifies with key %s but signs another image (%s)",
-                         kc->name, signs);
-            return 0;
-        }
-        evidence_add(e, blob);
-        signature_ok(e, kc->name);
-        return 0;
-    }
-    e->n_untrusted++;
-    return 0;
-}
-
-/* A DSSE bundle over a sigstore.dev/cosign/sign/v1 statement (cosign v3 `cosign sign`). */
-static int ref_bundle_dsse_sig(struct rw_policy_eval *e, const struct rw_bundle *b,
-                               enum rw_attest_result res, const char *blob)
-{
-    for (size_t k = 0; k < e->rule->n_signed_by; k++) {
-        const struct rw_key_cfg *kc = rw_config_key(e->cfg, e->rule->signed_by[k]);
-        int rc;
-
-        if (kc == NULL) {
-            continue;
-        }
-        rc = kc->vault_key != NULL ? rw_dsse_verify_keyring(&b->env, e->cfg->keyring, kc->ring_id)
-                                   : rw_dsse_verify(&b->env, kc->pub);
-        if (rc == -ENOMEM) {
-            return rc;
-        }
-        if (rc != 0) {
-            continue;
-        }
-        if (res == RW_ATTEST_NO_SUBJECT) {
-            bad_verified(e,
-                         "a Sigstore bundle verifies with key %s but its statement signs another "
-                         "image digest",
-                         kc->name);
-            return 0;
-        }
-        if (res != RW_ATTEST_OK) {
-            bad_verified(e,
-                         "a Sigstore bundle verifies with key %s but carries no in-toto statement",
-                         kc->name);
-            return 0;
-        }
-        evidence_add(e, blob);
-        signature_ok(e, kc->name);
-        return 0;
-    }
-    e->n_untrusted++;
-    return 0;
-}
-
-/* One Sigstore bundle layer (already digest-checked): a signature or an attestation. */
-static int ref_bundle(struct rw_policy_eval *e, const char *blob)
-{
-    struct rw_bundle *b = rw_calloc(1, sizeof(*b));
-    enum rw_attest_result res;
-    char pt[128];
-    int rc;
-
-    if (b == NULL) {
-        return -ENOMEM;
-    }
-    rc = rw_bundle_parse(e->body.data, e->body.len, b);
-    if (rc != 0) {
-        if (rc != -ENOMEM) {
-            ref_trouble(e, false, "malformed Sigstore bundle");
-            rc = 0;
-        }
-        rw_free(b);
-        return rc;
-    }
-    if (b->content == RW_BUNDLE_MESSAGE_SIGNATURE) {
-        rc = e->ref_att_phase ? 0 : ref_bundle_message(e, b, blob);
-        goto out;
-    }
-    /* routing only, on unverified bytes: a sign/v1 statement is a signature, anything else is
-     * judged as an attestation; both verify the envelope before they believe it */
-    res = RW_ATTEST_MALFORMED;
-    if (b->env.payload_type_len == strlen(RW_DSSE_INTOTO_TYPE) &&
-        memcmp(b->env.payload_type, RW_DSSE_INTOTO_TYPE, b->env.payload_type_len) == 0) {
-        rc = rw_attest_statement_check(b->env.payload, b->env.payload_len, e->digest,
-                                       RW_COSIGN_SIGN_PREDICATE, &res, pt, sizeof(pt));
-        if (rc != 0) {
-            goto out;
-        }
-    }
-    if (res == RW_ATTEST_OK || res == RW_ATTEST_NO_SUBJECT) {
-        if (!e->ref_att_phase) {
-            rc = ref_bundle_dsse_sig(e, b, res, blob);
-        }
-    } else if (e->rule->n_attestations > 0) {
-        rc = ref_judge_att(e, &b->env, blob); /* cosign attest --new-bundle-format */
-    } else if (res == RW_ATTEST_MALFORMED && !e->ref_att_phase) {
-        rc = ref_bundle_dsse_sig(e, b, res, blob); /* says whether a listed key signed it */
-    }
-out:
-    rw_bundle_fini(b);
-    rw_free(b);
-    return rc;
-}
-
-/* A DSSE envelope layer of a cosign attestation referrer (the .att layout). */
-static int ref_envelope(struct rw_policy_eval *e, const char *blob)
-{
-    struct rw_dsse_envelope env;
-    int rc;
-
-    memset(&env, 0, sizeof(env));
-    rc = rw_dsse_envelope_parse(e->body.data, e->body.len, &env);
-    if (rc == -ENOMEM) {
-        return rc;
-    }
-    if (rc != 0) {
-        att_problem(e, 2, "malformed DSSE envelope in a referrer");
-        return 0;
-    }
-    rc = ref_judge_att(e, &env, blob);
-    rw_dsse_envelope_fini(&env);
-    return rc;
-}
-
-static void on_ref_layer(struct rw_policy_eval *e)
-{
-    const struct rw_cosign_sig_layer *l;
-    char got[72];
-    int rc;
-
-    if (e->ref_kind == RW_REFERRER_COSIGN_SIG) {
-        on_payload(e); /* the same checks as a .sig layer */
-        return;
-    }
-    l = &e->refm.layers[e->ref_layer];
-    if (e->res_rc == -ENOMEM) {
-        finish(e, -ENOMEM, NULL);
-        return;
-    }
-    if (e->res_rc != 0 || e->res_status == 0 || (e->res_status != 200 && e->res_status != 404)) {
-        ref_trouble(e, true, NULL);
-        goto next;
-    }
-    if (e->res_status == 404) {
-        ref_trouble(e, false, "referrer layer blob missing");
-        goto next;
-    }
-    if (e->res_too_big) {
-        ref_trouble(e, false, "referrer layer over the size limit");
-        goto next;
-    }
-    rw_sha256_digest(e->body.data, e->body.len, got);
-    if (strcmp(got, l->digest) != 0) {
-        ref_trouble(e, false, "referrer layer digest mismatch");
-        goto next;
-    }
-    rc = e->ref_kind == RW_REFERRER_BUNDLE ? ref_bundle(e, l->digest) : ref_envelope(e, l->digest);
-    if (rc != 0) {
-        finish(e, rc, NULL);
-        return;
-    }
-    if (e->finished || e->state != EV_REF_LAYERS) {
-        return; /* allowed, or a signature passed and the attestations come next */
-    }
-next:
-    e->ref_layer++;
-}
-
-/* A fetch op that failed without calling back (and by contract will not): a transport error. */
-static void ref_issued(struct rw_policy_eval *e, int rc)
-{
-    if (rc != 0 && e->outstanding > 0 && !e->have_result) {
-        e->outstanding--;
-        e->have_result = true;
-        e->res_rc = rc < 0 ? rc : RW_EUPSTREAM;
-        e->res_status = 0;
-        e->res_too_big = false;
-        rw_buf_reset(&e->body);
-    }
-}
-
-/* The next referrer manifest of this phase (bounded), or NULL when the scan is over. */
-static const struct rw_referrer *ref_next_desc(struct rw_policy_eval *e)
-{
-    for (; e->ref_i < e->refs.n; e->ref_i++) {
-        const struct rw_referrer *d = &e->refs.v[e->ref_i];
-
-        if (e->ref_examined[e->ref_i] || !ref_wanted(e, rw_referrer_kind_of(d->artifact_type))) {
-            continue;
-        }
-        if (e->n_ref_fetched >= RW_MAX_REFERRER_ARTIFACTS) {
-            rw_log_debug(POLICY, "eval: %s: more than %u signature referrers; the rest ignored",
-                         e->digest, RW_MAX_REFERRER_ARTIFACTS);
-            return NULL;
-        }
-        e->ref_examined[e->ref_i] = true;
-        if (strncmp(d->digest, "sha256:", 7) != 0 || d->size > RW_MAX_SIG_MANIFEST_BYTES) {
-            ref_trouble(e, false, "referrer manifest digest algorithm or size not supported");
-            continue;
-        }
-        e->ref_i++;
-        return d;
-    }
-    return NULL;
-}
-
-static void ref_issue(struct rw_policy_eval *e)
-{
-    const struct rw_cosign_sig_layer *l;
-    int rc;
-
-    if (e->state == EV_REF_LIST) {
-        if (e->ref_step != REF_FIRST && e->ref_step != REF_NEXT_PAGE && e->ref_step != REF_TAG) {
-            finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
-            return;
-        }
-        e->ref_asked = e->ref_step;
-        e->ref_step = REF_WAIT;
-        e->cur_max = RW_MAX_REFERRERS_PAGE_BYTES;
-        e->outstanding++;
-        if (e->ref_asked == REF_TAG) {
-            rc = e->ops->fetch_manifest(e->io, e->ref_tag, e->cur_max, on_fetch, e);
-        } else {
-            e->ref_pages++;
-            rc = e->ops->fetch_referrers(e->io, e->digest, NULL,
-                                         e->ref_asked == REF_NEXT_PAGE ? e->ref_next : NULL,
-                                         e->cur_max, on_ref_page, e);
-        }
-        ref_issued(e, rc);
-        return;
-    }
-    if (e->state == EV_REF_MANIFEST) {
-        const struct rw_referrer *d = ref_next_desc(e);
-
-        if (d == NULL) {
-            if (e->ref_att_phase) {
-                att_conclude(e);
-            } else {
-                conclude(e);
-            }
-            return;
-        }
-        e->n_ref_fetched++;
-        snprintf(e->ref_digest, sizeof(e->ref_digest), "%s", d->digest);
-        e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
-        e->outstanding++;
-        rc = e->ops->fetch_manifest(e->io, e->ref_digest, e->cur_max, on_fetch, e);
-        ref_issued(e, rc);
-        return;
-    }
-    for (;;) {
-        if (e->ref_layer >= e->refm.n_layers || e->ref_layer >= RW_MAX_REFERRER_LAYERS) {
-            rw_cosign_sig_manifest_fini(&e->refm);
-            e->state = EV_REF_MANIFEST;
-            return;
-        }
-        l = &e->refm.layers[e->ref_layer];
-        if (e->ref_kind == RW_REFERRER_COSIGN_SIG) {
-            if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
-                e->n_skipped++;
-            } else if (!l->sig_valid_b64 || l->sig_len == 0) {
-                bad(e, "missing or malformed signature annotation");
-            } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
-                bad(e, "payload over the size limit");
-            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-                bad(e, "payload digest algorithm not supported");
-            } else {
-                e->cur_max = RW_MAX_PAYLOAD_BYTES;
-                break;
-            }
-        } else if (e->ref_kind == RW_REFERRER_COSIGN_ATT
-                       ? strcmp(l->media_type, RW_MT_DSSE_ENVELOPE) != 0
-                       : !rw_bundle_media_type_ok(l->media_type)) {
-            rw_log_debug(POLICY, "eval: referrer %s: layer of type %.80s skipped", e->ref_digest,
-                         l->media_type);
-        } else if (l->size > RW_MAX_ENVELOPE_BYTES) {
-            ref_trouble(e, false, "referrer layer over the size limit");
-        } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-            ref_trouble(e, false, "referrer layer digest algorithm not supported");
-        } else {
-            e->cur_max = RW_MAX_ENVELOPE_BYTES;
-            break;
-        }
-        e->ref_layer++;
-    }
-    e->outstanding++;
-    rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
-    ref_issued(e, rc);
 }
 
 /* Start the next fetch, or conclude when there is nothing left to fetch. */
@@ -1504,42 +790,43 @@ static void issue_next(struct rw_policy_eval *e)
     int rc;
 
     if (e->state >= EV_REF_LIST) {
-        ref_issue(e);
+        rw_eval_ref_issue(e);
         return;
     }
     if (e->state == EV_SIG) {
         if (e->sig_requested) {
-            finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
+            rw_eval_finish(e, RW_EINTERNAL, NULL); /* no result and nothing outstanding */
             return;
         }
         e->sig_requested = true;
         e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
         e->outstanding++;
-        rc = e->ops->fetch_manifest(e->io, e->sig_tag, e->cur_max, on_fetch, e);
+        rc = e->ops->fetch_manifest(e->io, e->sig_tag, e->cur_max, rw_eval_on_fetch, e);
     } else if (e->state == EV_ATT) {
         if (e->att_requested) {
-            finish(e, RW_EINTERNAL, NULL);
+            rw_eval_finish(e, RW_EINTERNAL, NULL);
             return;
         }
         e->att_requested = true;
         e->cur_max = RW_MAX_SIG_MANIFEST_BYTES;
         e->outstanding++;
-        rc = e->ops->fetch_manifest(e->io, e->att_tag, e->cur_max, on_fetch, e);
+        rc = e->ops->fetch_manifest(e->io, e->att_tag, e->cur_max, rw_eval_on_fetch, e);
     } else if (e->state == EV_ATT_LAYERS) {
         const struct rw_cosign_sig_layer *l;
 
         for (;;) {
             if (e->att_layer >= e->attm.n_layers) {
-                att_conclude(e);
+                rw_eval_att_conclude(e);
                 return;
             }
             l = &e->attm.layers[e->att_layer];
             if (strcmp(l->media_type, RW_MT_DSSE_ENVELOPE) != 0) {
-                att_problem(e, 1, "layer media type %.80s is not a DSSE envelope", l->media_type);
+                rw_eval_att_problem(e, 1, "layer media type %.80s is not a DSSE envelope",
+                                    l->media_type);
             } else if (l->size > RW_MAX_ENVELOPE_BYTES) {
-                att_problem(e, 2, "envelope over the size limit");
+                rw_eval_att_problem(e, 2, "envelope over the size limit");
             } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-                att_problem(e, 2, "envelope digest algorithm not supported");
+                rw_eval_att_problem(e, 2, "envelope digest algorithm not supported");
             } else {
                 break;
             }
@@ -1547,24 +834,24 @@ static void issue_next(struct rw_policy_eval *e)
         }
         e->cur_max = RW_MAX_ENVELOPE_BYTES;
         e->outstanding++;
-        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
+        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, rw_eval_on_fetch, e);
     } else {
         const struct rw_cosign_sig_layer *l;
 
         for (;;) {
             if (e->layer >= e->sigm.n_layers) {
-                conclude(e);
+                rw_eval_conclude(e);
                 return;
             }
             l = &e->sigm.layers[e->layer];
             if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
                 e->n_skipped++;
             } else if (!l->sig_valid_b64 || l->sig_len == 0) {
-                bad(e, "missing or malformed signature annotation");
+                rw_eval_bad(e, "missing or malformed signature annotation");
             } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
-                bad(e, "payload over the size limit");
+                rw_eval_bad(e, "payload over the size limit");
             } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-                bad(e, "payload digest algorithm not supported");
+                rw_eval_bad(e, "payload digest algorithm not supported");
             } else {
                 break;
             }
@@ -1572,7 +859,7 @@ static void issue_next(struct rw_policy_eval *e)
         }
         e->cur_max = RW_MAX_PAYLOAD_BYTES;
         e->outstanding++;
-        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, on_fetch, e);
+        rc = e->ops->fetch_blob(e->io, l->digest, e->cur_max, rw_eval_on_fetch, e);
     }
     if (rc != 0 && e->outstanding > 0 && !e->have_result) {
         /* the op failed without calling back (and by contract will not): a transport error */
@@ -1598,15 +885,15 @@ static bool run(struct rw_policy_eval *e)
             if (e->state == EV_SIG) {
                 on_sig_manifest(e);
             } else if (e->state == EV_LAYERS) {
-                on_payload(e);
+                rw_eval_on_payload(e);
             } else if (e->state == EV_ATT) {
                 on_att_manifest(e);
             } else if (e->state == EV_REF_LIST) {
-                on_ref_list(e);
+                rw_eval_on_ref_list(e);
             } else if (e->state == EV_REF_MANIFEST) {
-                on_ref_manifest(e);
+                rw_eval_on_ref_manifest(e);
             } else if (e->state == EV_REF_LAYERS) {
-                on_ref_layer(e);
+                rw_eval_on_ref_layer(e);
             } else {
                 on_envelope(e);
             }

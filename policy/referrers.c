@@ -4,7 +4,7 @@
  * pages and the sha256-<hex> fallback tag), the Link rel="next" resolver that keeps pagination on
  * the upstream's origin, and the two facts of a referrer manifest that decide whether it counts
  * (its kind and its subject). Nothing here is trusted: a descriptor only says what to fetch by
- * digest. Pure: no I/O (eval.c asks the fetch ops).
+ * digest. Pure: no I/O (eval_ref.c asks the fetch ops).
  */
 #include <errno.h>
 #include <stdio.h>
