@@ -219,7 +219,6 @@ void rw_eval_signature_ok(struct rw_policy_eval *e, const char *key)
         return;
     }
     textf(e->sig_key, sizeof(e->sig_key), "%s", key);
-    e->sig_layer = e->layer;
     e->state = EV_ATT;
 }
 
@@ -733,8 +732,6 @@ static void on_envelope(struct rw_policy_eval *e)
 {
     const struct rw_cosign_sig_layer *l = &e->attm.layers[e->att_layer];
     struct rw_dsse_envelope env;
-    uint32_t all = (e->rule->n_attestations >= 32) ? UINT32_MAX
-                                                   : ((1u << e->rule->n_attestations) - 1u);
     char got[72];
     int rc;
 
@@ -777,7 +774,7 @@ static void on_envelope(struct rw_policy_eval *e)
     }
 next:
     rw_dsse_envelope_fini(&env);
-    if ((e->satisfied & all) == all) {
+    if (att_all(e)) {
         rw_eval_allow(e, e->sig_key);
         return;
     }

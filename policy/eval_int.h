@@ -65,7 +65,6 @@ struct rw_policy_eval {
     /* attestations (rule->n_attestations > 0), after a signature passed */
     char att_tag[80];
     char sig_key[RW_MAX_NAME_LEN + 1]; /* the key that verified the signature */
-    size_t sig_layer;
     bool att_requested;
     bool att_absent;                    /* the .att tag does not exist */
     struct rw_cosign_sig_manifest attm; /* owned */

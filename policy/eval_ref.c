@@ -533,7 +533,7 @@ static const struct rw_referrer *ref_next_desc(struct rw_policy_eval *e)
             continue;
         }
         if (e->n_ref_fetched >= RW_MAX_REFERRER_ARTIFACTS) {
-            rw_log_debug(POLICY, "eval: %s: more than %u signature referrers; the rest ignored",
+            rw_log_debug(POLICY, "eval: %s: more than %u referrer manifests; the rest ignored",
                          e->digest, RW_MAX_REFERRER_ARTIFACTS);
             return NULL;
         }
