@@ -29,6 +29,8 @@
 #define CFG_MAX_URL        512u
 #define CFG_MAX_PAIRS      1024u /* entries of any one mapping */
 #define CFG_MAX_IDENTITIES 64u
+#define CFG_MAX_DEPTH      32u      /* collections inside collections (a full config needs ~10) */
+#define CFG_MAX_NODES      524288u  /* nodes with aliases expanded: what 1 MiB holds written out */
 
 /* The refcount lives beside the public struct, so the header stays plain data. */
 struct config_box {
@@ -2202,6 +2204,130 @@ static char *absolute(const char *p)
     return rw_asprintf("%s/%s", cwd, p);
 }
 
+/*
+ * Before the document is built: nesting deeper than CFG_MAX_DEPTH is refused from the event
+ * stream, so libyaml's loader (quadratic in flow depth: 100,000 '[' took minutes) never sees it.
+ */
+static int check_depth(struct ld *l, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    unsigned depth = 0;
+    int rc = 0;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (;;) {
+        yaml_event_type_t t;
+        int line;
+
+        if (!yaml_parser_parse(&parser, &ev)) {
+            break; /* the loader reports the syntax error with its own message */
+        }
+        t = ev.type;
+        line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) {
+            break;
+        }
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_DEPTH) {
+                snprintf(l->err, l->errlen, "%s:%d: nested deeper than %u levels", l->name, line,
+                         CFG_MAX_DEPTH);
+                rc = RW_ECONFIG;
+                break;
+            }
+        } else if ((t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) && depth > 0) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Nodes under @p id with aliases expanded (saturating past CFG_MAX_NODES); memo[id - 1] holds
+ * a finished count, -1 while the node is being walked (an alias to it there is a cycle).
+ * Recursion follows the document's own nesting (check_depth bounded it): an alias names a node
+ * that is already finished or an enclosing one. */
+static int expanded(struct ld *l, int id, int64_t *memo, int64_t *out)
+{
+    yaml_node_t *n = node(l, id);
+    int64_t total = 1;
+
+    if (n == NULL) {
+        *out = 0;
+        return 0;
+    }
+    if (memo[id - 1] > 0) {
+        *out = memo[id - 1];
+        return 0;
+    }
+    if (memo[id - 1] < 0) {
+        return fail(l, n, "an alias is inside the node it names (&anchor ... *anchor)");
+    }
+    memo[id - 1] = -1;
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            int64_t k;
+            int rc = expanded(l, *it, memo, &k);
+
+            if (rc != 0) {
+                return rc;
+            }
+            total += k;
+            total = total > CFG_MAX_NODES ? CFG_MAX_NODES + 1 : total;
+        }
+    } else if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            int64_t k;
+            int64_t v;
+            int rc = expanded(l, p->key, memo, &k);
+
+            if (rc == 0) {
+                rc = expanded(l, p->value, memo, &v);
+            }
+            if (rc != 0) {
+                return rc;
+            }
+            total += k + v;
+            total = total > CFG_MAX_NODES ? CFG_MAX_NODES + 1 : total;
+        }
+    }
+    memo[id - 1] = total;
+    *out = total;
+    return 0;
+}
+
+/* Anchors and aliases may name a node many times: bound what the schema walk will visit. */
+static int check_expansion(struct ld *l)
+{
+    size_t n = (size_t)(l->doc->nodes.top - l->doc->nodes.start);
+    int64_t *memo;
+    int64_t total = 0;
+    int rc;
+
+    if (n == 0) {
+        return 0;
+    }
+    memo = rw_calloc(n, sizeof(*memo));
+    if (memo == NULL) {
+        return -ENOMEM;
+    }
+    rc = expanded(l, 1, memo, &total);
+    rw_free(memo);
+    if (rc == 0 && total > CFG_MAX_NODES) {
+        rc = fail(l, yaml_document_get_root_node(l->doc),
+                  "anchors and aliases expand to more than %u nodes (the most a %u-byte file "
+                  "holds written out)",
+                  CFG_MAX_NODES, RW_MAX_CONFIG_BYTES);
+    }
+    return rc;
+}
+
 static int load_doc(struct ld *l, const char *text, size_t len)
 {
     yaml_parser_t parser;
@@ -2209,6 +2335,10 @@ static int load_doc(struct ld *l, const char *text, size_t len)
     yaml_node_t *root;
     int rc;
 
+    rc = check_depth(l, text, len);
+    if (rc != 0) {
+        return rc;
+    }
     if (!yaml_parser_initialize(&parser)) {
         return -ENOMEM;
     }
@@ -2239,6 +2369,9 @@ static int load_doc(struct ld *l, const char *text, size_t len)
         yaml_document_delete(&extra);
     }
     yaml_parser_delete(&parser);
+    if (rc == 0) {
+        rc = check_expansion(l);
+    }
     if (rc != 0) {
         yaml_document_delete(l->doc);
     }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* policy/config.c: schema, file:line errors, defaults, policy hash, refcount, failmalloc. */
+#include <time.h>
+
 #include "common.h"
 
 static char g_err[512];
@@ -380,6 +382,96 @@ static void test_failmalloc(void **state)
     free(text);
 }
 
+/*
+ * Red-team 4: anchors and aliases. A 70 KB file of `*r` aliases to one big rule expanded to 1021
+ * rules of 16 attestations x 16 conditions x 64 values: 1.6 GB resident for `regwarden check`
+ * (and for a SIGHUP reload). Aliases are counted as what they expand to; an alias inside the node
+ * it names is refused; nesting is bounded before libyaml's loader (quadratic in flow depth) runs.
+ */
+static char *alias_bomb(size_t n_aliases)
+{
+    struct rw_buf b;
+    char *out;
+
+    rw_buf_init(&b, 0);
+    rw_buf_appends(&b, "upstreams: {r: 'http://h:1'}\nkeys:\n  team: {file: p256.pub}\npull:\n"
+                       "  rules:\n    - &r {match: "
+                       "'r/**', require: {signed_by: [team], attestations: [");
+    for (int a = 0; a < 16; a++) {
+        char t[64];
+
+        snprintf(t, sizeof(t), "%s{predicate_type: 'https://x/%d', conditions: [", a ? "," : "", a);
+        rw_buf_appends(&b, t);
+        for (int c = 0; c < 16; c++) {
+            rw_buf_appends(&b, c ? ",{path: a.b, in: [" : "{path: a.b, in: [");
+            for (int v = 0; v < 64; v++) {
+                snprintf(t, sizeof(t), "%sv%d", v ? "," : "", v);
+                rw_buf_appends(&b, t);
+            }
+            rw_buf_appends(&b, "]}");
+        }
+        rw_buf_appends(&b, "]}");
+    }
+    rw_buf_appends(&b, "]}}\n");
+    for (size_t i = 0; i < n_aliases; i++) {
+        rw_buf_appends(&b, "    - *r\n");
+    }
+    rw_buf_append(&b, "", 1);
+    out = strdup((const char *)b.data);
+    rw_buf_fini(&b);
+    return out;
+}
+
+static void test_alias_expansion_bounded(void **state)
+{
+    struct rw_config *c = NULL;
+    char *yaml;
+
+    (void)state;
+    /* a few aliases of a rule: fine */
+    yaml = alias_bomb(3);
+    if (load(yaml, &c) != 0) {
+        fail_msg("load: %s", g_err);
+    }
+    assert_int_equal(c->n_pull, 4);
+    rw_config_unref(&c);
+    free(yaml);
+    /* 64 of them: over a million nodes once expanded */
+    yaml = alias_bomb(64);
+    assert_int_equal(load(yaml, &c), RW_ECONFIG);
+    assert_null(c);
+    assert_non_null(strstr(g_err, "aliases expand to more than"));
+    free(yaml);
+    /* an alias inside the node it names */
+    assert_int_equal(load("pull: &a {mode: enforce, rules: [*a]}\n", &c), RW_ECONFIG);
+    assert_non_null(strstr(g_err, "t.yaml:1: "));
+    assert_non_null(strstr(g_err, "inside the node it names"));
+}
+
+static void test_nesting_bounded(void **state)
+{
+    struct rw_config *c = NULL;
+    size_t depth = 100000;
+    char *yaml = malloc(2 * depth + 16);
+    struct timespec t0;
+    struct timespec t1;
+
+    (void)state;
+    memcpy(yaml, "x: ", 3);
+    memset(yaml + 3, '[', depth);
+    memset(yaml + 3 + depth, ']', depth);
+    yaml[3 + 2 * depth] = '\n';
+    yaml[4 + 2 * depth] = '\0';
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(load(yaml, &c), RW_ECONFIG);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(c);
+    assert_non_null(strstr(g_err, "t.yaml:1: "));
+    assert_non_null(strstr(g_err, "nested deeper than"));
+    assert_true(t1.tv_sec - t0.tv_sec < 2);
+    free(yaml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_missing_file), cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_policy_hash), cmocka_unit_test(test_duration),
         cmocka_unit_test(test_failmalloc),  cmocka_unit_test(test_vault),
+        cmocka_unit_test(test_alias_expansion_bounded), cmocka_unit_test(test_nesting_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
