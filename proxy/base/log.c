@@ -60,7 +60,7 @@ static size_t json_escape(char *out, size_t cap, const char *s)
         if (ch == '"' || ch == '\\') {
             out[o++] = '\\';
             out[o++] = (char)ch;
-        } else if (ch < 0x20) {
+        } else if (ch < 0x20 || ch == 0x7f) {
             o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
         } else {
             out[o++] = (char)ch;
@@ -68,6 +68,24 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     }
     out[o] = '\0';
     return o;
+}
+
+/* Text format: control bytes as \xNN, so a string from outside (an upstream's error body, a
+ * Vault message) can neither start a forged line nor drive the terminal. One call, one line. */
+static void text_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+
+    for (; *s != '\0' && o + 5 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
 }
 
 void rw_log_write(enum rw_log_level lvl, enum rw_log_group grp, const char *fmt, ...)
@@ -97,8 +115,11 @@ void rw_log_write(enum rw_log_level lvl, enum rw_log_group grp, const char *fmt,
         n = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"group\":\"%s\",\"msg\":\"%s\"}\n",
                      ts, level_names[lvl], group_names[grp], esc);
     } else {
+        char esc[4200];
+
+        text_escape(esc, sizeof(esc), msg);
         n = snprintf(line, sizeof(line), "%s %s %s %s\n", ts, level_names[lvl], group_names[grp],
-                     msg);
+                     esc);
     }
     if (n < 0) {
         return;
