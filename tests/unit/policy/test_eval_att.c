@@ -563,10 +563,16 @@ static void test_cond_keys(void **state)
            "verifies with keys pipeline");
     rwt_eval_fx_free(f);
 
-    /* no .att at all */
+    /* no .att at all: the other detail shape (README's troubleshooting table lists both) */
     f = fx_cond();
     rwt_eval_add_sig(f, D1);
-    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, "pipeline");
+    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "no attestation of type https://slsa.dev/provenance/v1 for " D1 " (looked in sha256-");
+    rwt_eval_fx_free(f);
+    f = fx_cond();
+    rwt_eval_add_sig(f, D1);
+    expect(rwt_eval_run(f, "prov/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION,
+           "); keys: pipeline");
     rwt_eval_fx_free(f);
 }
 
