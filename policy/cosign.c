@@ -271,6 +271,8 @@ int rw_cosign_sig_manifest_parse(const uint8_t *p, size_t n, struct rw_cosign_si
         goto out;
     }
     total = json_array_size(layers);
+    /* the newest layers (pushes append) are the ones examined; older ones past the bound are
+     * counted in n_ignored, and layer i of m is layer n_ignored + i of the manifest */
     m.n_layers = total > RW_MAX_SIG_LAYERS ? RW_MAX_SIG_LAYERS : total;
     m.n_ignored = total - m.n_layers;
     if (m.n_layers > 0) {
@@ -281,7 +283,7 @@ int rw_cosign_sig_manifest_parse(const uint8_t *p, size_t n, struct rw_cosign_si
         }
     }
     for (size_t i = 0; i < m.n_layers; i++) {
-        if (parse_layer(json_array_get(layers, i), &m.layers[i]) != 0) {
+        if (parse_layer(json_array_get(layers, m.n_ignored + i), &m.layers[i]) != 0) {
             goto out;
         }
     }
@@ -445,12 +447,13 @@ int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len
     json_t *manifest = NULL;
     json_t *cdesc = NULL;
     json_t *l = NULL;
+    const json_t *dup = NULL;
     struct rw_buf text;
     size_t need;
     struct rw_buf cfg;
     char cfg_digest[72];
-    bool dup = false;
     size_t sig_max;
+    size_t bytes;
     int rc;
 
     rw_buf_init(&cfg, 0);
@@ -491,8 +494,11 @@ int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len
                 rc = RW_ESIGFORMAT;
                 goto out;
             }
-            dup |= same_signature(one, d->digest, d->sig_b64);
-            if (!dup && superseded(one, d)) {
+            if (dup == NULL && same_signature(one, d->digest, d->sig_b64)) {
+                dup = one; /* this very signature: it moves to the end, as the newest */
+                continue;
+            }
+            if (dup == NULL && superseded(one, d)) {
                 continue; /* our own earlier signature of the same payload by the same key */
             }
             if (json_array_append(layers, json_array_get(ol, i)) != 0) {
@@ -501,16 +507,33 @@ int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len
             }
         }
     }
-    if (!dup) {
-        if (json_array_size(layers) >= RW_MAX_MANIFEST_LAYERS) {
-            rc = RW_ETOOBIG;
+    l = dup != NULL ? json_deep_copy(dup) : new_layer(d);
+    if (l == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /*
+     * The new layer goes last, and the pull side examines the newest RW_MAX_SIG_LAYERS: what was
+     * just signed is always read. The oldest layers make room when the manifest would list more
+     * than RW_MAX_MANIFEST_LAYERS or outgrow RW_MAX_SIG_MANIFEST_BYTES (an .att grows by one layer
+     * per push of the same image): a push never fails for good on a full .sig/.att.
+     */
+    bytes = json_dumpb(l, NULL, 0, JSON_COMPACT) + 1;
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        bytes += json_dumpb(json_array_get(layers, i), NULL, 0, JSON_COMPACT) + 1 + 80;
+    }
+    while (json_array_size(layers) > 0 &&
+           (json_array_size(layers) + 1 > RW_MAX_MANIFEST_LAYERS ||
+            bytes > RW_MAX_SIG_MANIFEST_BYTES - 4096)) {
+        bytes -= json_dumpb(json_array_get(layers, 0), NULL, 0, JSON_COMPACT) + 1 + 80;
+        if (json_array_remove(layers, 0) != 0) {
+            rc = RW_EINTERNAL;
             goto out;
         }
-        l = new_layer(d);
-        if (l == NULL || json_array_append(layers, l) != 0) {
-            rc = -ENOMEM;
-            goto out;
-        }
+    }
+    if (json_array_append(layers, l) != 0) {
+        rc = -ENOMEM;
+        goto out;
     }
     rc = build_config(layers, &cfg);
     if (rc != 0) {
@@ -533,6 +556,10 @@ int rw_cosign_attach_manifest_build(const uint8_t *existing, size_t existing_len
     }
     rc = dump_into(manifest, need, &text);
     if (rc != 0) {
+        goto out;
+    }
+    if (text.len > RW_MAX_SIG_MANIFEST_BYTES) {
+        rc = RW_ETOOBIG; /* one layer alone larger than the budget: not ours to write */
         goto out;
     }
     rc = rw_buf_append(config_out, cfg.data, cfg.len);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pull-side evaluation of one `require: {signed_by: [...]}` rule for one manifest digest:
- * fetch `sha256-<hex>.sig`, then for each signature layer (at most RW_MAX_SIG_LAYERS) fetch the
+ * fetch `sha256-<hex>.sig`, then for each signature layer (the newest RW_MAX_SIG_LAYERS) fetch the
  * payload blob, check its digest, parse it, check that it names the digest being served, and
  * verify the signature with each key of the rule. With `require.attestations`, a signature that
- * passes leads on to `sha256-<hex>.att`: each DSSE layer (at most RW_MAX_SIG_LAYERS) is fetched,
+ * passes leads on to `sha256-<hex>.att`: each DSSE layer (the newest RW_MAX_SIG_LAYERS) is fetched,
  * digest-checked and judged (rw_eval_judge_envelope): verified with a requirement's own keys,
  * its in-toto statement must have the requirement's predicate type, a subject binding the digest,
  * and pass its conditions. A signature or envelope is verified before its payload is parsed.
@@ -211,8 +211,8 @@ void rw_eval_signature_ok(struct rw_policy_eval *e, const char *key)
               e->ref_kind == RW_REFERRER_BUNDLE ? "Sigstore bundle" : "signature",
               e->ref_layer + 1, e->ref_digest);
     } else {
-        textf(e->sig_where, sizeof(e->sig_where), "signature layer %zu of %s", e->layer + 1,
-              e->sig_tag);
+        textf(e->sig_where, sizeof(e->sig_where), "signature layer %zu of %s",
+              e->sigm.n_ignored + e->layer + 1, e->sig_tag);
     }
     if (e->rule->n_attestations == 0 || att_all(e)) {
         rw_eval_allow(e, key);
@@ -443,7 +443,9 @@ static void payload_next(struct rw_policy_eval *e)
 /* 1-based number of the signature layer on_payload examines (for details). */
 static size_t sig_layer_no(const struct rw_policy_eval *e)
 {
-    return (e->state == EV_REF_LAYERS ? e->ref_layer : e->layer) + 1; /* .sig or a referrer */
+    /* .sig or a referrer; as the manifest numbers it (older layers past the bound skipped) */
+    return e->state == EV_REF_LAYERS ? e->refm.n_ignored + e->ref_layer + 1
+                                     : e->sigm.n_ignored + e->layer + 1;
 }
 
 /*

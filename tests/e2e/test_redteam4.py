@@ -95,7 +95,7 @@ def test_runnable_image_with_subject_is_never_served(fake, main_config, regwarde
     assert wait_deny(rw, since, "no-signature") is not None, rw.deny_lines(since)
 
 
-def _hostile(fake, kind, digest):
+def _hostile(fake, kind, digest, which):
     """Bytes and media type for a hostile manifest under the image's .sig/.att tag."""
     st = fake.store
     blob = st.put_bytes(b"not a signature payload")
@@ -111,7 +111,14 @@ def _hostile(fake, kind, digest):
         return b"[1,2,3]", OCI_MANIFEST
     if kind == "index":
         return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode(), OCI_INDEX
-    if kind == "many-layers":
+    if kind in ("64-foreign", "1024-foreign"):
+        # well-formed layers by someone else (their blobs exist): the .sig/.att is simply full
+        mt_l = layer["mediaType"] if which == "sig" else "application/vnd.dsse.envelope.v1+json"
+        n = 64 if kind == "64-foreign" else 1024
+        man["layers"] = [dict(layer, mediaType=mt_l,
+                              annotations={"dev.cosignproject.cosign/signature": "Zm9v%04d" % i})
+                         for i in range(n)]
+    elif kind == "many-layers":
         man["layers"] = [dict(layer, annotations={"n": str(i)}) for i in range(3000)]
     elif kind == "foreign-types":
         man["layers"] = [dict(layer, mediaType="application/vnd.oci.image.layer.v1.tar+gzip")] * 3
@@ -137,7 +144,7 @@ def _plant(fake, tag, body, mt):
         st.media[d] = mt
 
 
-KINDS = ["not-json", "json-array", "index", "many-layers", "foreign-types", "missing-blob", "bad-digest",
+KINDS = ["64-foreign", "1024-foreign", "not-json", "json-array", "index", "many-layers", "foreign-types", "missing-blob", "bad-digest",
          "huge", "deep"]
 
 
@@ -153,13 +160,16 @@ def test_hostile_existing_attachment_never_acknowledges_unsigned(which, kind, fa
     digest = lay.digest("v1")
     seed_fake(fake, lay, "v1", REPO, ref="seed")
     tag = sigtool.sig_tag(digest) if which == "sig" else att_tag(digest)
-    body, mt = _hostile(fake, kind, digest)
+    body, mt = _hostile(fake, kind, digest, which)
     _plant(fake, tag, body, mt)
     c = rw_client(rw, timeout=60)
     t0 = time.monotonic()
     r = c.put_manifest(REPO, "v1", lay.manifest_bytes("v1"), OCI_MANIFEST)
     assert time.monotonic() - t0 < 30, "the push hung on a hostile existing .%s" % which
     assert r.status == 201 or 500 <= r.status < 600, r
+    if kind.endswith("-foreign"):
+        # a full but well-formed .sig/.att is no reason to refuse a push, nor to hide what it signed
+        assert r.status == 201, r
     if r.status == 201:
         reg = sigtool.RegClient(fake.url)
         assert sigtool.verify(reg, REPO, digest, {"team": keys.team.public_key()}), \

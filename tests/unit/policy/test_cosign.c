@@ -295,6 +295,92 @@ static void test_sig_manifest_parse_cases(void **state)
     rw_buf_fini(&b);
 }
 
+/* An existing .sig/.att of @p n layers (foreign, well formed), as a registry would hold it. */
+static char *many_layers(size_t n)
+{
+    struct rw_buf b;
+    char *out;
+
+    rw_buf_init(&b, 0);
+    rw_buf_appends(&b, "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                       "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                       "\"size\":2,\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\"},"
+                       "\"layers\":[");
+    for (size_t i = 0; i < n; i++) {
+        char l[400];
+
+        snprintf(l, sizeof(l),
+                 "%s{\"mediaType\":\"application/vnd.dev.cosign.simplesigning.v1+json\",\"size\":10,"
+                 "\"digest\":\"sha256:%064zx\",\"annotations\":{\"dev.cosignproject.cosign/signature\":"
+                 "\"Zm9yZWlnbg==\"}}",
+                 i ? "," : "", i + 1);
+        rw_buf_appends(&b, l);
+    }
+    rw_buf_appends(&b, "]}");
+    rw_buf_append(&b, "", 1);
+    out = strdup((const char *)b.data);
+    rw_buf_fini(&b);
+    return out;
+}
+
+/* Whether the pull side examines a layer with @p digest in manifest @p m. */
+static bool examined(const struct rw_buf *m, const char *digest)
+{
+    struct rw_cosign_sig_manifest sm = {0};
+    bool found = false;
+
+    assert_int_equal(rw_cosign_sig_manifest_parse(m->data, m->len, &sm), 0);
+    for (size_t i = 0; i < sm.n_layers; i++) {
+        found |= strcmp(sm.layers[i].digest, digest) == 0;
+    }
+    rw_cosign_sig_manifest_fini(&sm);
+    return found;
+}
+
+/*
+ * Red-team 4: the pull side read the first RW_MAX_SIG_LAYERS layers and pushes appended at the
+ * end, so once a .sig/.att held 64 layers (an .att grows by one per push of the same image;
+ * foreign signatures; a rotated key) the signature regwarden had just stored and acknowledged was
+ * never examined: its own pull gate denied the image. At RW_MAX_MANIFEST_LAYERS every further
+ * push of that image failed for good. The newest layers are the ones examined, and the oldest
+ * make room.
+ */
+static void test_sig_manifest_new_layer_is_examined(void **state)
+{
+    static const size_t sizes[] = {RW_MAX_SIG_LAYERS - 1, RW_MAX_SIG_LAYERS, 100,
+                                   RW_MAX_MANIFEST_LAYERS - 1, RW_MAX_MANIFEST_LAYERS};
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        char *old = many_layers(sizes[k]);
+        struct rw_buf cfg;
+        struct rw_buf man;
+        struct rw_cosign_sig_manifest sm = {0};
+        int rc;
+
+        rw_buf_init(&cfg, 0);
+        rw_buf_init(&man, 0);
+        rc = rw_cosign_sig_manifest_build((const uint8_t *)old, strlen(old), PD1, 10, "b3Vycw==",
+                                          NULL, 0, &cfg, &man);
+        if (rc != 0) {
+            fail_msg("%zu existing layers: %s", sizes[k], rw_strerror(rc));
+        }
+        if (!examined(&man, PD1)) {
+            fail_msg("%zu existing layers: the new signature is not among those examined",
+                     sizes[k]);
+        }
+        assert_int_equal(rw_cosign_sig_manifest_parse(man.data, man.len, &sm), 0);
+        assert_true(sm.n_layers + sm.n_ignored <= RW_MAX_MANIFEST_LAYERS);
+        assert_int_equal(sm.n_layers + sm.n_ignored,
+                         sizes[k] + 1 > RW_MAX_MANIFEST_LAYERS ? RW_MAX_MANIFEST_LAYERS
+                                                               : sizes[k] + 1);
+        rw_cosign_sig_manifest_fini(&sm);
+        rw_buf_fini(&cfg);
+        rw_buf_fini(&man);
+        free(old);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_sig_tag),
         cmocka_unit_test(test_sig_manifest_round_trip),
         cmocka_unit_test(test_sig_manifest_resign_replaces_own_layer),
+        cmocka_unit_test(test_sig_manifest_new_layer_is_examined),
         cmocka_unit_test(test_sig_manifest_parse_cases),
     };
 

@@ -285,14 +285,25 @@ static void test_layer_bound(void **state)
 
     (void)state;
     rwt_eval_add_sig(f, D1);
+    add_good_att(f, D1); /* the oldest layer, 64 newer ones after it: never examined */
     for (unsigned i = 0; i < RW_MAX_SIG_LAYERS; i++) {
         int n = snprintf(junk, sizeof(junk), "{\"junk\":%u}", i);
 
         add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)junk, (size_t)n);
     }
-    add_good_att(f, D1); /* layer 65: never examined */
     expect(rwt_eval_run(f, "team/app", D1), 0, false, RW_REASON_MISSING_ATTESTATION, NULL);
     assert_true(f->io.n_fetch <= 3 + (int)RW_MAX_SIG_LAYERS);
+    rwt_eval_fx_free(f);
+    /* the newest layer after 64 older ones (an .att grows by one per push): examined */
+    f = fx_new();
+    rwt_eval_add_sig(f, D1);
+    for (unsigned i = 0; i < RW_MAX_SIG_LAYERS; i++) {
+        int n = snprintf(junk, sizeof(junk), "{\"junk\":%u}", i);
+
+        add_att_layer(f, D1, RW_MT_DSSE_ENVELOPE, (const uint8_t *)junk, (size_t)n);
+    }
+    add_good_att(f, D1);
+    expect(rwt_eval_run(f, "team/app", D1), 0, true, RW_REASON_NONE, NULL);
     rwt_eval_fx_free(f);
 }
 
