@@ -783,6 +783,23 @@ next:
     e->att_layer++;
 }
 
+/* A simple-signing layer worth fetching the payload of; else counts why not (skipped, bad). */
+bool rw_eval_sig_layer_ok(struct rw_policy_eval *e, const struct rw_cosign_sig_layer *l)
+{
+    if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
+        e->n_skipped++;
+    } else if (!l->sig_valid_b64 || l->sig_len == 0) {
+        rw_eval_bad(e, "missing or malformed signature annotation");
+    } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
+        rw_eval_bad(e, "payload over the size limit");
+    } else if (strncmp(l->digest, "sha256:", 7) != 0) {
+        rw_eval_bad(e, "payload digest algorithm not supported");
+    } else {
+        return true;
+    }
+    return false;
+}
+
 /* Start the next fetch, or conclude when there is nothing left to fetch. */
 static void issue_next(struct rw_policy_eval *e)
 {
@@ -843,15 +860,7 @@ static void issue_next(struct rw_policy_eval *e)
                 return;
             }
             l = &e->sigm.layers[e->layer];
-            if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
-                e->n_skipped++;
-            } else if (!l->sig_valid_b64 || l->sig_len == 0) {
-                rw_eval_bad(e, "missing or malformed signature annotation");
-            } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
-                rw_eval_bad(e, "payload over the size limit");
-            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-                rw_eval_bad(e, "payload digest algorithm not supported");
-            } else {
+            if (rw_eval_sig_layer_ok(e, l)) {
                 break;
             }
             e->layer++;

@@ -130,6 +130,9 @@ static inline bool att_all(const struct rw_policy_eval *e)
 
 /* ---------------------------------------------------------------- defined in eval.c */
 
+/* A simple-signing layer worth fetching its payload for; otherwise counts why not. */
+bool rw_eval_sig_layer_ok(struct rw_policy_eval *e, const struct rw_cosign_sig_layer *l);
+
 /* The one exit: rc != 0 (or v == NULL) becomes a fail-closed deny; cb runs at most once. */
 void rw_eval_finish(struct rw_policy_eval *e, int rc, const struct rw_verdict *v);
 /* Allow with @p key (borrowed: kept alive by e->cfg), the evidence gathered so far attached. */

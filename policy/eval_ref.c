@@ -600,15 +600,7 @@ void rw_eval_ref_issue(struct rw_policy_eval *e)
         }
         l = &e->refm.layers[e->ref_layer];
         if (e->ref_kind == RW_REFERRER_COSIGN_SIG) {
-            if (strcmp(l->media_type, RW_MT_SIMPLESIGNING) != 0) {
-                e->n_skipped++;
-            } else if (!l->sig_valid_b64 || l->sig_len == 0) {
-                rw_eval_bad(e, "missing or malformed signature annotation");
-            } else if (l->size > RW_MAX_PAYLOAD_BYTES) {
-                rw_eval_bad(e, "payload over the size limit");
-            } else if (strncmp(l->digest, "sha256:", 7) != 0) {
-                rw_eval_bad(e, "payload digest algorithm not supported");
-            } else {
+            if (rw_eval_sig_layer_ok(e, l)) {
                 e->cur_max = RW_MAX_PAYLOAD_BYTES;
                 break;
             }
