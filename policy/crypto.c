@@ -336,14 +336,83 @@ out:
     return 0;
 }
 
+/* EVP_PKEY_verify over a digest (no hashing here); ECDSA wants DER, RSA PKCS#1 v1.5 DigestInfo. */
+static int verify_prehashed(const struct rw_pubkey *pk, const uint8_t digest[32], const uint8_t *sig,
+                            size_t siglen)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk->pkey, NULL);
+    int ok = 0;
+
+    if (pctx == NULL) {
+        return -ENOMEM;
+    }
+    if (EVP_PKEY_verify_init(pctx) != 1 || EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1) {
+        goto out;
+    }
+    if (pk->kind == PK_RSA && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+        goto out;
+    }
+    ok = EVP_PKEY_verify(pctx, sig, siglen, digest, 32);
+out:
+    EVP_PKEY_CTX_free(pctx);
+    if (ok != 1) {
+        drain_errors("verify prehashed");
+        return RW_EBADSIG;
+    }
+    return 0;
+}
+
+/* What a signature is checked over: @p msg hashed with @p md, or a SHA-256 @p digest made
+ * elsewhere (digest != NULL: the Sigstore bundle messageSignature case). */
+struct signed_data {
+    const char *md;
+    const uint8_t *msg;
+    size_t len;
+    const uint8_t *digest;
+};
+
+static int verify_over(const struct rw_pubkey *pk, const struct signed_data *d,
+                       const uint8_t *sig, size_t siglen)
+{
+    if (d->digest != NULL) {
+        return verify_prehashed(pk, d->digest, sig, siglen);
+    }
+    return verify_raw(pk, d->md, d->msg, d->len, sig, siglen);
+}
+
+/* ECDSA: strict DER, or raw r||s (P1363) of twice the field size. */
+static int verify_ecdsa(const struct rw_pubkey *pk, const struct signed_data *d,
+                        const uint8_t *sig, size_t siglen)
+{
+    size_t field = pk->kind == PK_EC_P256 ? 32 : 48;
+    unsigned char *der = NULL;
+    size_t derlen = 0;
+    int rc;
+
+    if (is_strict_der(sig, siglen)) {
+        rc = verify_over(pk, d, sig, siglen);
+        if (rc == 0 || siglen != 2 * field) {
+            return rc;
+        }
+        /* A raw r||s value can happen to parse as DER; fall through and try it as raw. */
+    }
+    if (siglen != 2 * field) {
+        return RW_EBADSIG;
+    }
+    rc = raw_to_der(sig, siglen, &der, &derlen);
+    if (rc != 0) {
+        drain_errors("p1363 convert");
+        return rc == -ENOMEM ? -ENOMEM : RW_EBADSIG;
+    }
+    rc = verify_over(pk, d, der, derlen);
+    OPENSSL_free(der);
+    return rc;
+}
+
 int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len, const uint8_t *sig,
                      size_t siglen)
 {
-    unsigned char *der = NULL;
-    size_t derlen = 0;
-    size_t field;
-    const char *md;
-    int rc;
+    struct signed_data d = {.msg = msg, .len = len};
 
     if (pk == NULL || sig == NULL || siglen == 0 || siglen > RW_MAX_SIG_BYTES ||
         (msg == NULL && len > 0)) {
@@ -356,26 +425,8 @@ int rw_pubkey_verify(const struct rw_pubkey *pk, const uint8_t *msg, size_t len,
         return verify_raw(pk, "SHA256", msg, len, sig, siglen);
     case PK_EC_P256:
     case PK_EC_P384:
-        field = pk->kind == PK_EC_P256 ? 32 : 48;
-        md = pk->kind == PK_EC_P256 ? "SHA256" : "SHA384";
-        if (is_strict_der(sig, siglen)) {
-            rc = verify_raw(pk, md, msg, len, sig, siglen);
-            if (rc == 0 || siglen != 2 * field) {
-                return rc;
-            }
-            /* A raw r||s value can happen to parse as DER; fall through and try it as raw. */
-        }
-        if (siglen != 2 * field) {
-            return RW_EBADSIG;
-        }
-        rc = raw_to_der(sig, siglen, &der, &derlen);
-        if (rc != 0) {
-            drain_errors("p1363 convert");
-            return rc == -ENOMEM ? -ENOMEM : RW_EBADSIG;
-        }
-        rc = verify_raw(pk, md, msg, len, der, derlen);
-        OPENSSL_free(der);
-        return rc;
+        d.md = pk->kind == PK_EC_P256 ? "SHA256" : "SHA384";
+        return verify_ecdsa(pk, &d, sig, siglen);
     default:
         return RW_EBADSIG;
     }
@@ -413,39 +464,10 @@ out:
     return 0;
 }
 
-/* EVP_PKEY_verify over a digest (no hashing here); ECDSA wants DER, RSA PKCS#1 v1.5 DigestInfo. */
-static int verify_prehashed(const struct rw_pubkey *pk, const uint8_t digest[32], const uint8_t *sig,
-                            size_t siglen)
-{
-    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk->pkey, NULL);
-    int ok = 0;
-
-    if (pctx == NULL) {
-        return -ENOMEM;
-    }
-    if (EVP_PKEY_verify_init(pctx) != 1 || EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1) {
-        goto out;
-    }
-    if (pk->kind == PK_RSA && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-        goto out;
-    }
-    ok = EVP_PKEY_verify(pctx, sig, siglen, digest, 32);
-out:
-    EVP_PKEY_CTX_free(pctx);
-    if (ok != 1) {
-        drain_errors("verify prehashed");
-        return RW_EBADSIG;
-    }
-    return 0;
-}
-
 int rw_pubkey_verify_digest(const struct rw_pubkey *pk, const uint8_t digest[32],
                             const uint8_t *sig, size_t siglen)
 {
-    unsigned char *der = NULL;
-    size_t derlen = 0;
-    size_t field;
-    int rc;
+    const struct signed_data d = {.digest = digest};
 
     if (pk == NULL || digest == NULL || sig == NULL || siglen == 0 || siglen > RW_MAX_SIG_BYTES) {
         return RW_EBADSIG;
@@ -455,24 +477,7 @@ int rw_pubkey_verify_digest(const struct rw_pubkey *pk, const uint8_t digest[32]
         return verify_prehashed(pk, digest, sig, siglen);
     case PK_EC_P256:
     case PK_EC_P384:
-        field = pk->kind == PK_EC_P256 ? 32 : 48;
-        if (is_strict_der(sig, siglen)) {
-            rc = verify_prehashed(pk, digest, sig, siglen);
-            if (rc == 0 || siglen != 2 * field) {
-                return rc;
-            }
-        }
-        if (siglen != 2 * field) {
-            return RW_EBADSIG;
-        }
-        rc = raw_to_der(sig, siglen, &der, &derlen);
-        if (rc != 0) {
-            drain_errors("p1363 convert");
-            return rc == -ENOMEM ? -ENOMEM : RW_EBADSIG;
-        }
-        rc = verify_prehashed(pk, digest, der, derlen);
-        OPENSSL_free(der);
-        return rc;
+        return verify_ecdsa(pk, &d, sig, siglen);
     case PK_ED25519: /* pure Ed25519 signs the message itself, never a digest of it */
     default:
         return RW_EBADSIG;
