@@ -180,40 +180,16 @@ int rw_bundle_message_digest(const struct rw_bundle *b, char out[72])
     return 0;
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 int rw_bundle_verify_message(const struct rw_bundle *b, const char *digest,
                              const struct rw_pubkey *pk)
 {
-    uint8_t want[32];
+    char signs[72];
 
-    if (b == NULL || digest == NULL || b->content != RW_BUNDLE_MESSAGE_SIGNATURE) {
+    if (b == NULL || digest == NULL || rw_bundle_message_digest(b, signs) != 0) {
         return RW_ESIGFORMAT;
     }
-    if (strcmp(b->digest_alg, "SHA2_256") != 0 || b->digest_len != 32 ||
-        strnlen(digest, 72) != 71 || strncmp(digest, "sha256:", 7) != 0) {
-        return RW_ESIGFORMAT;
-    }
-    for (size_t i = 0; i < 32; i++) {
-        int hi = hex_nibble(digest[7 + 2 * i]);
-        int lo = hex_nibble(digest[8 + 2 * i]);
-
-        if (hi < 0 || lo < 0) {
-            return RW_ESIGFORMAT;
-        }
-        want[i] = (uint8_t)(hi << 4 | lo);
-    }
-    if (memcmp(want, b->digest, 32) != 0) {
-        return RW_ESIGFORMAT; /* signs something else */
+    if (strcmp(signs, digest) != 0) {
+        return RW_ESIGFORMAT; /* signs something else (or @p digest is not lowercase sha256) */
     }
     return rw_pubkey_verify_digest(pk, b->digest, b->sig, b->sig_len);
 }
