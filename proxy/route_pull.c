@@ -300,16 +300,17 @@ static void on_decided(void *arg, int rc, const struct rw_verdict *v)
     rw_config_verdict_policy(f->cfg, now_policy);
     if (memcmp(now_policy, f->policy, sizeof(now_policy)) != 0) {
         /* the Vault key versions changed while it ran (a SIGHUP re-read, a revoked version):
-         * the waiters get this verdict, the cache does not keep it under the new key set */
+         * the waiters get this verdict, the cache keeps neither it nor its links under the new
+         * key set */
         rw_log_info(POLICY, "verdict for %s/%s@%s not cached: key versions changed meanwhile",
                     f->up->name, f->io.repo, f->digest);
     } else {
         record_verdict(f->cache, f->cfg, f->up, f->io.repo, f->digest, &out);
-    }
-    if (out.allow && out.expires > 0 && memcmp(now_policy, f->policy, sizeof(now_policy)) == 0) {
-        record_refs(f->cache, f->cfg, f->up, f->io.repo, f->digest, f->is_index,
-                    (const char(*)[72])f->children, f->n_children, (const char(*)[72])f->blobs,
-                    f->n_blobs, out.expires);
+        if (out.allow && out.expires > 0) {
+            record_refs(f->cache, f->cfg, f->up, f->io.repo, f->digest, f->is_index,
+                        (const char(*)[72])f->children, f->n_children,
+                        (const char(*)[72])f->blobs, f->n_blobs, out.expires);
+        }
     }
     pthread_mutex_lock(&inflight_lock);
     for (struct inflight **pp = &inflights; *pp != NULL; pp = &(*pp)->next) {
