@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * in-toto Statements (PROTOCOLS.md §6.2) with the SLSA Provenance v1 predicate (§6.3): the
- * statement regwarden writes for a push, and the checks the pull side makes on a statement it
- * found in a verified DSSE envelope (type, predicateType, a subject binding the served digest).
- * Matching is by digest only (the spec: `name` is informative). No crypto and no I/O here.
+ * statement regwarden writes for a push (builder id and build type from the config or the
+ * defaults), and the checks the pull side makes on a statement it found in a verified DSSE
+ * envelope: type, predicateType, a subject binding the served digest (rw_attest_statement_check)
+ * and, per attestation requirement, its conditions on the predicate (rw_attest_statement_judge,
+ * conditions.c). Matching is by digest only (the spec: `name` is informative). No crypto and no
+ * I/O here.
  */
 #include <errno.h>
 #include <stdio.h>

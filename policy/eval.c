@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pull-side evaluation of one `require: {signed_by: [...]}` rule for one manifest digest:
- * fetch `sha256-<hex>.sig`, then for each signature layer (the newest RW_MAX_SIG_LAYERS) fetch the
- * payload blob, check its digest, parse it, check that it names the digest being served, and
- * verify the signature with each key of the rule. With `require.attestations`, a signature that
- * passes leads on to `sha256-<hex>.att`: each DSSE layer (the newest RW_MAX_SIG_LAYERS) is fetched,
- * digest-checked and judged (rw_eval_judge_envelope): verified with a requirement's own keys,
- * its in-toto statement must have the requirement's predicate type, a subject binding the digest,
- * and pass its conditions. A signature or envelope is verified before its payload is parsed.
- * When either phase would end without an allow, the OCI 1.1 referrers phase (eval_ref.c) is
- * consulted first; it shares the state (eval_int.h) and the judgements of this file. Evidence
- * arrives only through the fetch ops (R23); this file never does I/O. It owns the object's life:
- * start, cancel, the loop, the fetch callback, the one exit (rw_eval_finish) and the free.
+ * Pull-side evaluation of one `require: {signed_by: [...]}` rule for one manifest digest: fetch
+ * `sha256-<hex>.sig`, then for each signature layer (the newest RW_MAX_SIG_LAYERS) fetch the
+ * payload blob, check its digest, verify the signature with each key of the rule, and only then
+ * parse it and check that it names the digest being served. With `require.attestations`, a
+ * signature that passes leads on to `sha256-<hex>.att`: each DSSE layer (the newest
+ * RW_MAX_SIG_LAYERS) is fetched, digest-checked and judged (rw_eval_judge_envelope): verified
+ * with a requirement's own keys, its in-toto statement must have the requirement's predicate
+ * type, a subject binding the digest, and pass its conditions. A signature or envelope is
+ * verified before its payload is parsed. When either phase would end without an allow, the OCI
+ * 1.1 referrers phase (eval_ref.c) is consulted first; it shares the state (eval_int.h) and the
+ * judgements of this file. Evidence arrives only through the fetch ops (R23); this file never
+ * does I/O. It owns the object's life: start, cancel, the loop, the fetch callback, the one exit
+ * (rw_eval_finish) and the free.
  *
  * Re-entrancy: fetch ops may call back before they return. One loop (run()) advances the state;
  * a callback arriving while the loop runs only records its result, so the stack never grows with

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The pull gate: manifest GET/HEAD. The manifest is fetched whole (<= 4 MiB, GET even for HEAD),
- * hashed, checked against the digest asked for and the one advertised, parsed, and decided:
- * cached verdict, index->child link, or a fresh evaluation (policy/eval.c over upstream.c's
- * evidence fetches). The bytes served are the bytes hashed (invariant 2). Every failure on the
- * way is a deny (invariant 1): "could not decide" turns into a verdict in on_decided() only, and
- * audit mode is applied in pull_route_done() only (R7).
+ * hashed, checked against the digest asked for and the one advertised, parsed, and decided: a
+ * cached allow, an allowed index's link (before a cached deny; never under `signature_on:
+ * manifest`), a cached deny, or a fresh evaluation (policy/eval.c over upstream.c's evidence
+ * fetches; under `signature_on: index` a non-index without such a link is refused instead). A
+ * fresh verdict is cached only if the key versions did not change while it was reached. The
+ * bytes served are the bytes hashed (invariant 2). Every failure on the way is a deny (invariant
+ * 1): "could not decide" turns into a verdict in on_decided() only, and audit mode is applied in
+ * pull_route_done() only (R7).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -4,11 +4,14 @@
  * read whole, validated (every descriptor digest, C26), forwarded; on the upstream's 201 the
  * sha256 of the exact bytes is signed (cosign simple-signing), the payload and config blobs are
  * uploaded and the signature manifest `sha256-<hex>.sig` is written (appending to an existing
- * one, C18) with the client's own Authorization. With attest: true on the push rule, an in-toto
- * SLSA provenance v1 statement is then signed by the same signer (over the DSSE PAE) and stored
- * the same way as `sha256-<hex>.att` (envelope blob, config blob, manifest). Only then does the
- * client get the upstream's 201 (invariant 3). Any failure after the upstream accepted the
- * manifest is a 5xx, so the client retries and the retry signs (and attests) again.
+ * one as its newest layer, C18) with the client's own Authorization. With attest: true on the
+ * push rule, an in-toto SLSA provenance v1 statement is then signed by the same signer (over the
+ * DSSE PAE) and stored the same way as `sha256-<hex>.att` (envelope blob, config blob,
+ * manifest). Only then does the client get the upstream's 201 (invariant 3). Any failure after
+ * the upstream accepted the manifest is a 5xx, so the client retries and the retry signs (and
+ * attests) again. A manifest with a `subject` (an OCI referrer: evidence about another manifest)
+ * is forwarded and the upstream's answer relayed, unsigned; evidence tags never reach this file
+ * (routes.c forwards them).
  */
 #include <errno.h>
 #include <inttypes.h>
