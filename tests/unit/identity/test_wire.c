@@ -212,6 +212,12 @@ static void test_jwt_and_secret(void **state)
     assert_int_equal(rw_id_jwt_claims(jwt, strlen(jwt), &exp, sub, sizeof(sub)), 0);
     assert_int_equal(exp, 2000000000);
     assert_string_equal(sub, "spiffe://a/b");
+    /* a sub that does not fit comes back empty, never cut (a cut SPIFFE ID names another
+     * workload, and spire.c makes it the provenance builder id) */
+    assert_int_equal(rw_id_jwt_claims(jwt, strlen(jwt), &exp, sub, 12), 0);
+    assert_string_equal(sub, "");
+    assert_int_equal(rw_id_jwt_claims(jwt, strlen(jwt), &exp, sub, 13), 0);
+    assert_string_equal(sub, "spiffe://a/b");
     assert_int_equal(rw_id_jwt_claims("a.b", 3, &exp, sub, sizeof(sub)), RW_EPROTO);
     assert_int_equal(rw_id_jwt_claims("not-a-jws", 9, &exp, sub, sizeof(sub)), RW_EPROTO);
     rw_secret_fingerprint(&s, fp);
