@@ -107,7 +107,8 @@ int rw_id_vault_parse_sign(const uint8_t *body, size_t n, uint8_t *sig, size_t c
  */
 int rw_id_vault_parse_key(const uint8_t *body, size_t n, struct rw_pubkey **keys, int *versions,
                           size_t max, size_t *count, char *type, size_t typecap);
-/** exp (and sub) of a compact JWS, not verified. RW_EPROTO when malformed or exp is absent. */
+/** exp (and sub) of a compact JWS, not verified. RW_EPROTO when malformed or exp is absent.
+ * @p sub is "" when absent or when it does not fit in @p subcap (never truncated). */
 int rw_id_jwt_claims(const char *jwt, size_t n, int64_t *exp, char *sub, size_t subcap);
 /** JSON bodies. Ownership: @p out is a secret when it carries the JWT. */
 int rw_id_vault_login_body(const char *role, const struct rw_secret *jwt, struct rw_secret *out);

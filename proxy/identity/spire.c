@@ -76,7 +76,7 @@ static void on_reply(void *arg, int rc, int gstatus, const char *gmsg, const uin
     struct rw_id_spire *s = arg;
     struct rw_secret jwt = {0};
     char spiffe_id[RW_ID_MAX_SPIFFE_ID + 1] = "";
-    char sub[512] = "";
+    char sub[RW_ID_MAX_SPIFFE_ID + 1] = "";
     char fp[RW_SECRET_FP_LEN];
     int64_t exp = 0;
     int64_t now = (int64_t)time(NULL);

@@ -266,7 +266,8 @@ int rw_id_jwt_claims(const char *jwt, size_t n, int64_t *exp, char *sub, size_t 
         if (sub != NULL && subcap > 0) {
             const char *s = json_string_value(json_object_get(root, "sub"));
 
-            snprintf(sub, subcap, "%s", s != NULL ? s : "");
+            /* whole or not at all: a cut SPIFFE ID would name another workload */
+            snprintf(sub, subcap, "%s", s != NULL && strlen(s) < subcap ? s : "");
         }
         rc = 0;
     }
